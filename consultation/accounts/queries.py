@@ -1,0 +1,64 @@
+"""Reads for accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from consultation.accounts.models import RoleGrant, User
+from consultation.areas.models import Area, Unit
+from consultation.errors import NotFound
+from consultation.policy import Actor, Grant
+
+
+async def actor_for(session: AsyncSession, user: User | None, ip: str | None) -> Actor:
+    if user is None:
+        return Actor(ip=ip)
+    rows = (
+        await session.execute(
+            select(RoleGrant.role, Area.path, RoleGrant.unit_id)
+            .outerjoin(Area, Area.id == RoleGrant.area_id)
+            .where(RoleGrant.user_id == user.id)
+        )
+    ).all()
+    home_path = None
+    if user.home_area_id is not None:
+        home_path = await session.scalar(select(Area.path).where(Area.id == user.home_area_id))
+    return Actor(
+        user_id=user.id,
+        verified=user.verified_at is not None,
+        home_area_path=home_path,
+        grants=tuple(Grant(role=r, area_path=p, unit_id=u) for r, p, u in rows),
+        ip=ip,
+    )
+
+
+async def grants_of(session: AsyncSession, user_id: int) -> list[RoleGrant]:
+    return list(
+        (
+            await session.scalars(
+                select(RoleGrant)
+                .options(selectinload(RoleGrant.area), selectinload(RoleGrant.unit))
+                .where(RoleGrant.user_id == user_id)
+                .order_by(RoleGrant.id)
+            )
+        ).all()
+    )
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.scalar(
+        select(User).options(selectinload(User.home_area), selectinload(User.household))
+        .where(User.id == user_id, User.deleted_at.is_(None))
+    )
+    if user is None:
+        raise NotFound()
+    return user
+
+
+async def get_unit(session: AsyncSession, unit_id: int) -> Unit:
+    unit = await session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound()
+    return unit

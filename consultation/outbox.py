@@ -1,0 +1,114 @@
+"""Transactional outbox: side effects are rows written in the same transaction as the change.
+
+A worker drains the table (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, one in-process loop on
+SQLite), retries failures with exponential backoff and marks rows done. Handlers must be
+idempotent: a row can run again if the worker dies between the side effect and the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from consultation.db import Base, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 25
+MAX_BACKOFF = timedelta(minutes=30)
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_pending", "processed_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def enqueue(session: AsyncSession, topic: str, payload: dict[str, Any]) -> OutboxMessage:
+    message = OutboxMessage(topic=topic, payload=payload)
+    session.add(message)
+    return message
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2 ** min(attempts, 20)), MAX_BACKOFF)
+
+
+class OutboxWorker:
+    """Drains the outbox. Handlers receive the payload and open their own sessions if needed."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], handlers: dict[str, Handler]):
+        self.sessionmaker = sessionmaker
+        self.handlers = handlers
+
+    async def _claim(self, session: AsyncSession, batch: int) -> list[OutboxMessage]:
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.processed_at.is_(None),
+                OutboxMessage.failed_at.is_(None),
+                OutboxMessage.next_attempt_at <= utcnow(),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(batch)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return list((await session.scalars(query)).all())
+
+    async def run_once(self, batch: int = 50) -> int:
+        """Process one batch; returns how many rows were handled (successfully or not)."""
+        async with self.sessionmaker() as session, session.begin():
+            messages = await self._claim(session, batch)
+            for message in messages:
+                await self._handle(session, message)
+            return len(messages)
+
+    async def _handle(self, session: AsyncSession, message: OutboxMessage) -> None:
+        handler = self.handlers.get(message.topic)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for topic {message.topic!r}")
+            await handler(message.payload)
+        except Exception as exc:  # a failing handler must never stop the worker
+            attempts = message.attempts + 1
+            values: dict[str, Any] = {
+                "attempts": attempts,
+                "last_error": f"{type(exc).__name__}: {exc}"[:2000],
+                "next_attempt_at": utcnow() + backoff(attempts),
+            }
+            if attempts >= MAX_ATTEMPTS:
+                values["failed_at"] = utcnow()
+            log.warning("outbox message %s (%s) failed: %s", message.id, message.topic, exc)
+        else:
+            values = {"processed_at": utcnow(), "attempts": message.attempts + 1, "last_error": None}
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
+
+    async def drain(self, max_rounds: int = 100) -> int:
+        """Run batches until nothing due is left (used by tests and the CLI)."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = await self.run_once()
+            total += handled
+            if handled == 0:
+                break
+        return total

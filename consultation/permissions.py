@@ -1,0 +1,4 @@
+"""Imports every policy module so every named permission is registered."""
+
+from consultation.accounts import policy as accounts_policy  # noqa: F401
+from consultation.areas import policy as areas_policy  # noqa: F401

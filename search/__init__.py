@@ -1,0 +1,1 @@
+"""Search: Meilisearch documents and indexing, with a database fallback."""

@@ -1,0 +1,98 @@
+"""Test infrastructure: per-run databases built by migrations, and a real Meilisearch process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+MEILI_BIN = ROOT / "node_modules" / "@gaubee" / "meilisearch-linux-amd64" / "meilisearch"
+
+
+def backend() -> str:
+    return os.environ.get("TEST_BACKEND", "sqlite")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def create_postgres_database() -> tuple[str, str]:
+    """A fresh database on the TEST_DATABASE_URL server; returns (url, name). Never reuses one."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        raise RuntimeError("TEST_BACKEND=postgres needs TEST_DATABASE_URL")
+    url = make_url(base)
+    name = f"yishiting_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(
+        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
+        password=url.password, database=url.database or "postgres",
+    )
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return url.set(database=name).render_as_string(hide_password=False), name
+
+
+async def drop_postgres_database(name: str) -> None:
+    url = make_url(os.environ["TEST_DATABASE_URL"])
+    admin = await asyncpg.connect(
+        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
+        password=url.password, database=url.database or "postgres",
+    )
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@dataclass
+class Meili:
+    url: str
+    key: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def start_meili(data_dir: Path) -> Meili:
+    port = free_port()
+    key = secrets.token_urlsafe(24)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [str(MEILI_BIN), "--http-addr", f"127.0.0.1:{port}", "--master-key", key, "--no-analytics",
+         "--db-path", str(data_dir / "data.ms"), "--dump-dir", str(data_dir / "dumps"), "--env", "development",
+         "--max-indexing-threads", "1"],
+        stdout=subprocess.DEVNULL, stderr=(data_dir / "meili.log").open("wb"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                if response.status == 200:
+                    return Meili(url, key, process, data_dir)
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"Meilisearch did not start; see {data_dir / 'meili.log'}")

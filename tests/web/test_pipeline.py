@@ -1,0 +1,97 @@
+"""The request pipeline: CSRF on unsafe methods, security headers, error pages, language."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.routing import Route
+
+from tests.conftest import WebClient, text_of
+
+
+async def test_home_page_renders_in_chinese_by_default(client: WebClient) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert '<html lang="zh-CN"' in response.text
+    assert "身边事，大家议" in text_of(response.text)
+
+
+async def test_security_headers_on_pages_and_errors(client: WebClient) -> None:
+    for path in ("/", "/no-such-page"):
+        response = await client.get(path)
+        csp = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+async def test_unknown_page_is_a_translated_404(client: WebClient) -> None:
+    response = await client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "您要访问的页面或内容不存在" in text_of(response.text)
+    client.cookies.set("lang", "en")
+    response = await client.get("/no-such-page")
+    assert "does not exist" in text_of(response.text)
+
+
+async def test_api_errors_are_json(client: WebClient) -> None:
+    response = await client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json()["error"]["status"] == 404
+
+
+async def test_post_without_csrf_token_is_refused_with_a_page(client: WebClient) -> None:
+    await client.get("/")
+    response = await client.post("/login", data={"identifier": "13800000000", "password": "x"})
+    assert response.status_code == 403
+    assert "表单已过期" in text_of(response.text)
+
+
+async def test_post_with_wrong_csrf_token_is_refused(client: WebClient) -> None:
+    await client.get("/")
+    response = await client.post("/login", data={"csrf_token": "forged-token-value-123456", "identifier": "x"})
+    assert response.status_code == 403
+
+
+async def test_cross_origin_post_is_refused_even_with_token(client: WebClient) -> None:
+    token = await client.csrf()
+    response = await client.post("/login", data={"csrf_token": token}, headers={"origin": "https://evil.example"})
+    assert response.status_code == 403
+
+
+async def test_every_unsafe_route_requires_csrf(app, client: WebClient) -> None:  # type: ignore[no-untyped-def]
+    """A matrix over the whole route table: no unsafe endpoint answers without a CSRF token."""
+    await client.get("/")
+    unsafe = [
+        (route.path, method)
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in (route.methods or set()) - {"GET", "HEAD", "OPTIONS"}
+    ]
+    assert len(unsafe) >= 3
+    for path, method in unsafe:
+        concrete = path.replace("{", "").replace("}", "").replace(":int", "")
+        concrete = "/".join("1" if part.endswith("_id") or part == "id" else part for part in concrete.split("/"))
+        response = await client.request(method, concrete, data={"x": "1"})
+        assert response.status_code == 403, f"{method} {path} answered {response.status_code} without CSRF"
+
+
+@pytest.mark.parametrize("locale, expected", [("en", "Neighbourhood matters"), ("zh_CN", "身边事")])
+async def test_language_switch_is_remembered(client: WebClient, locale: str, expected: str) -> None:
+    response = await client.submit("/prefs/language", {"locale": locale, "next": "/"})
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    page = await client.get("/")
+    assert expected in page.text
+
+
+async def test_language_switch_ignores_offsite_next(client: WebClient) -> None:
+    response = await client.submit("/prefs/language", {"locale": "en", "next": "//evil.example/x"})
+    assert response.headers["location"] == "/"
+
+
+async def test_elderly_mode_is_remembered(client: WebClient) -> None:
+    await client.submit("/prefs/elderly", {"enabled": "1", "next": "/"})
+    page = await client.get("/")
+    assert '<html lang="zh-CN" class="elderly">' in page.text
+    await client.submit("/prefs/elderly", {"enabled": "0", "next": "/"})
+    page = await client.get("/")
+    assert 'class="elderly"' not in page.text

@@ -1,0 +1,90 @@
+"""Application factory: ``create_app(settings)`` returns the Starlette app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+import consultation.permissions  # noqa: F401 - registers every named permission
+from web import routes
+from web.composition import Services, build_services
+from web.database import make_engine, make_sessionmaker
+from web.errors import EXCEPTION_HANDLERS
+from web.security import SecurityHeadersMiddleware
+from web.settings import Settings, from_env
+from web.templating import STATIC_DIR, build_environment
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+) -> Starlette:
+    """Build the app. Tests pass their own sessionmaker (bound to a rolled-back connection)."""
+    settings = settings or from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        own_engine = None
+        if app.state.sessionmaker is None:
+            own_engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+            app.state.engine = own_engine
+            app.state.sessionmaker = make_sessionmaker(own_engine)
+        services = build_services(settings, app.state.sessionmaker)
+        app.state.services = services
+        worker_task = None
+        if settings.run_worker_in_process:
+            worker_task = asyncio.create_task(_run_worker(services), name="outbox-worker")
+            app.state.after_commit = services.wake_worker
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
+            await services.close()
+            if own_engine is not None and engine is None:
+                await own_engine.dispose()
+
+    app = Starlette(
+        debug=False,
+        routes=[*routes.all_routes(), Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+            Middleware(GZipMiddleware, minimum_size=1024),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessionmaker = sessionmaker
+    app.state.jinja = build_environment()
+    app.state.after_commit = None
+    return app
+
+
+async def _run_worker(services: Services) -> None:
+    """The embedded default: one in-process loop, woken after each commit and polling every second."""
+    while True:
+        try:
+            handled = await services.worker.run_once()
+        except Exception:  # the database may be restarting: keep the loop alive and retry
+            log.exception("outbox worker round failed")
+            handled = 0
+        if handled == 0:
+            services.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(services.wake.wait(), timeout=1.0)

@@ -1,0 +1,50 @@
+"""Form helpers: read submitted fields, keep them for re-display, and render validation errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from consultation.errors import ValidationFailed
+from web.templating import field_errors, render
+
+MAX_FIELD_CHARS = 20_000
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """Text fields of a submitted form (files are read separately); the CSRF token is dropped."""
+    form = await request.form()
+    return {k: v[:MAX_FIELD_CHARS] for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
+async def upload(request: Request, name: str) -> UploadFile | None:
+    value = (await request.form()).get(name)
+    return value if isinstance(value, UploadFile) and value.filename else None
+
+
+def invalid_form(request: Request, template: str, form: dict[str, str], exc: ValidationFailed,
+                 context: dict[str, Any] | None = None) -> Response:
+    """Re-render the form with what the person typed and each error beside its field (HTTP 422)."""
+    values = {"form": form, "errors": field_errors(exc.errors), **(context or {})}
+    return render(request, template, values, status_code=422)
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """Only same-site relative paths are followed after log-in or a preference change."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return default
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None

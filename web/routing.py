@@ -1,0 +1,96 @@
+"""Route tables and the single request pipeline every endpoint runs through.
+
+The pipeline opens the request's one database session (the unit of work), loads who is asking,
+enforces CSRF on every unsafe method, runs the handler, commits once if it returned, rolls back
+if it raised, and finally writes the queued cookies. Because every route is registered through
+``RouteTable``, no endpoint can skip CSRF or the unit of work.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from consultation.errors import N_, Forbidden
+from web.context import Ctx, load_context
+
+Handler = Callable[[Request, Ctx], Awaitable[Response]]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+class CsrfFailed(Forbidden):
+    default = N_("Your form has expired or did not come from this site. Go back, reload the page and try again.")
+
+
+class RouteTable:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, path: str, handler: Handler, *, methods: tuple[str, ...] = ("GET",), name: str | None = None,
+            csrf: bool = True) -> None:
+        self.routes.append(Route(path, _endpoint(handler, csrf=csrf), methods=list(methods),
+                                 name=name or handler.__name__))
+
+    def get(self, path: str, name: str | None = None) -> Callable[[Handler], Handler]:
+        return self.route(path, methods=("GET",), name=name)
+
+    def post(self, path: str, name: str | None = None) -> Callable[[Handler], Handler]:
+        return self.route(path, methods=("POST",), name=name)
+
+    def route(self, path: str, *, methods: tuple[str, ...], name: str | None = None) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.add(path, handler, methods=methods, name=name)
+            return handler
+
+        return register
+
+
+def _endpoint(handler: Handler, *, csrf: bool) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+        async with sessionmaker() as db:
+            ctx = await load_context(request, db, request.app.state.settings)
+            request.state.ctx = ctx
+            try:
+                if csrf and request.method not in SAFE_METHODS:
+                    await check_csrf(request, ctx)
+                response = await handler(request, ctx)
+                await db.commit()
+            except BaseException:
+                await db.rollback()
+                raise
+        ctx.apply_cookies(response)
+        if ctx.user is not None or request.method not in SAFE_METHODS:
+            response.headers.setdefault("Cache-Control", "private, no-store")
+        after_commit = getattr(request.app.state, "after_commit", None)
+        if after_commit is not None:
+            after_commit()
+        return response
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+async def check_csrf(request: Request, ctx: Ctx) -> None:
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        raise CsrfFailed()
+    supplied = request.headers.get(CSRF_HEADER)
+    if supplied is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            supplied = value if isinstance(value, str) else None
+    cookie = request.cookies.get("ycsrf")
+    if not supplied or not cookie or not hmac.compare_digest(supplied, cookie):
+        raise CsrfFailed()

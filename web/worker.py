@@ -1,0 +1,80 @@
+"""Long-running and one-off operational commands: the outbox worker, reindex, createadmin."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+
+from consultation import audit
+from consultation.accounts.models import Role, RoleGrant, User
+from consultation.accounts.passwords import hash_password
+from consultation.accounts.services import check_password_strength
+from consultation.validation import identifier_kind
+from web.composition import build_services
+from web.database import make_engine, make_sessionmaker
+from web.i18n import translate
+from web.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(settings: Settings, *, idle_seconds: float = 1.0) -> None:
+    """Drain the outbox forever. Safe to run several: PostgreSQL rows are claimed with SKIP LOCKED."""
+    engine = make_engine(settings.database_url, pool_size=2)
+    services = build_services(settings, make_sessionmaker(engine))
+    log.info("outbox worker started")
+    try:
+        while True:
+            try:
+                handled = await services.worker.run_once()
+            except Exception:
+                log.exception("outbox round failed; retrying")
+                handled = 0
+            if handled == 0:
+                await asyncio.sleep(idle_seconds)
+    finally:
+        await services.close()
+        await engine.dispose()
+
+
+async def reindex(settings: Settings) -> int:
+    engine = make_engine(settings.database_url, pool_size=2)
+    services = build_services(settings, make_sessionmaker(engine))
+    try:
+        count = await services.reindex()
+        print(f"reindexed {count} documents")
+        return 0
+    finally:
+        await services.close()
+        await engine.dispose()
+
+
+async def create_admin(settings: Settings, identifier: str, name: str, password: str) -> int:
+    kind = identifier_kind(identifier)
+    if kind is None:
+        print("error: give an 11-digit mobile number or an email address")
+        return 2
+    if problem := check_password_strength(password):
+        print(f"error: {translate(problem)}")
+        return 2
+    engine = make_engine(settings.database_url, pool_size=2)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            column = User.phone if kind[0] == "phone" else User.email
+            user = await session.scalar(select(User).where(column == kind[1]))
+            if user is None:
+                user = User(display_name=name)
+                setattr(user, kind[0], kind[1])
+                session.add(user)
+            user.password_hash = hash_password(password)
+            await session.flush()
+            if await session.scalar(select(RoleGrant.id).where(RoleGrant.user_id == user.id,
+                                                                RoleGrant.role == Role.admin)) is None:
+                session.add(RoleGrant(user_id=user.id, role=Role.admin))
+            await audit.record(session, "admin.created", "user", user.id, after={"via": "cli"})
+        print(f"administrator {kind[1]} is ready")
+        return 0
+    finally:
+        await engine.dispose()
