@@ -1,0 +1,67 @@
+"""The outbox worker: delivers, retries with backoff, never loses a message."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from consultation.db import utcnow
+from consultation.outbox import OutboxMessage, OutboxWorker, backoff, enqueue
+
+
+async def test_handler_runs_once_and_row_is_marked_done(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    seen: list[dict[str, Any]] = []
+
+    async def handler(payload: dict[str, Any]) -> None:
+        seen.append(payload)
+
+    enqueue(db, "test.topic", {"n": 1})
+    await db.commit()
+    worker = OutboxWorker(sessionmaker, {"test.topic": handler})
+    assert await worker.drain() == 1
+    assert await worker.drain() == 0
+    assert seen == [{"n": 1}]
+    row = await db.scalar(select(OutboxMessage).execution_options(populate_existing=True))
+    assert row is not None and row.processed_at is not None and row.attempts == 1
+
+
+async def test_failure_is_retried_later_with_backoff(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    calls = 0
+    down = True
+
+    async def flaky(payload: dict[str, Any]) -> None:
+        nonlocal calls
+        calls += 1
+        if down:
+            raise ConnectionError("mail server down")
+
+    enqueue(db, "flaky", {})
+    await db.commit()
+    worker = OutboxWorker(sessionmaker, {"flaky": flaky})
+    await worker.drain()
+    row = await db.scalar(select(OutboxMessage).execution_options(populate_existing=True))
+    assert row is not None and row.processed_at is None and row.attempts == 1
+    assert "mail server down" in (row.last_error or "")
+    assert row.next_attempt_at > utcnow()
+    assert await worker.drain() == 0  # not due yet: no busy loop
+    down = False
+    await db.execute(update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    await db.commit()
+    await worker.drain()
+    row = await db.scalar(select(OutboxMessage).execution_options(populate_existing=True))
+    assert row is not None and row.processed_at is not None and calls == 2
+
+
+async def test_unknown_topic_is_kept_not_dropped(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    enqueue(db, "nobody.listens", {})
+    await db.commit()
+    await OutboxWorker(sessionmaker, {}).drain()
+    row = await db.scalar(select(OutboxMessage).execution_options(populate_existing=True))
+    assert row is not None and row.processed_at is None and "no handler" in (row.last_error or "")
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert backoff(1) < backoff(2) < backoff(5)
+    assert backoff(50) == timedelta(minutes=30)

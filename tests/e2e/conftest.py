@@ -1,0 +1,115 @@
+"""Browser journeys: a real server process (uvicorn) on a fresh migrated database with demo data,
+driven by Debian's headless Chromium through Playwright, with axe-core scans."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import ROOT, free_port
+
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    if os.environ.get("TEST_BACKEND") == "postgres":
+        pytest.skip("browser journeys run once, on the embedded SQLite default")
+    data = tmp_path_factory.mktemp("live")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'live.db'}",
+        "YISHITING_ENV": "development",
+        "SECRET_KEY": "e2e-secret-key-long-enough-for-tests-0000",
+        "RATE_LIMITS": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("MEILI_URL", None)
+    cli = [sys.executable, "-m", "web.cli"]
+    subprocess.run([*cli, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
+    subprocess.run([*cli, "demo"], env=env, check=True, cwd=ROOT, capture_output=True)
+    log = (data / "server.log").open("wb")
+    process = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1):  # noqa: S310 - loopback
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        log.close()
+        raise RuntimeError((data / "server.log").read_text())
+    yield LiveServer(url, process, env)
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    executable = _chromium()
+    if executable is None:
+        if os.environ.get("REQUIRE_BROWSER"):
+            raise RuntimeError("chromium is not installed: run `make browser`")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A phone-sized browser context; axe is injected via CDP evaluation, so the CSP stays on."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                  locale="zh-CN")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """Serious and critical axe-core violations of the current page."""
+    page.evaluate(AXE_JS.read_text(encoding="utf-8"))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
