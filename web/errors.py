@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from consultation.errors import (
     Conflict,
@@ -18,6 +19,7 @@ from consultation.errors import (
     ValidationFailed,
 )
 from web import i18n
+from web.auth import LoginRequired
 from web.templating import ensure_locale, field_errors, render
 
 log = logging.getLogger(__name__)
@@ -100,4 +102,17 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 500, i18n.gettext(HTTP_MESSAGES[500]))
 
 
-EXCEPTION_HANDLERS = {DomainError: domain_error, HTTPException: http_error, Exception: server_error}
+async def login_required(request: Request, exc: Exception) -> Response:
+    ensure_locale(request)
+    if wants_json(request):
+        return error_response(request, 401, i18n.gettext("Please log in first."))
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+
+EXCEPTION_HANDLERS = {
+    LoginRequired: login_required,
+    DomainError: domain_error,
+    HTTPException: http_error,
+    Exception: server_error,
+}

@@ -95,3 +95,25 @@ async def test_elderly_mode_is_remembered(client: WebClient) -> None:
     await client.submit("/prefs/elderly", {"enabled": "0", "next": "/"})
     page = await client.get("/")
     assert 'class="elderly"' not in page.text
+
+
+async def test_login_required_redirects_html_and_401s_api(app, client: WebClient) -> None:  # type: ignore[no-untyped-def]
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+
+    from web.auth import require_user
+    from web.routing import RouteTable
+
+    table = RouteTable()
+
+    async def members_only(request: Request, ctx) -> PlainTextResponse:  # type: ignore[no-untyped-def]
+        return PlainTextResponse(require_user(ctx).display_name)
+
+    table.add("/members-only", members_only)
+    table.add("/api/v1/members-only", members_only)
+    app.router.routes[:0] = table.routes
+    response = await client.get("/members-only?x=1")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fmembers-only%3Fx%3D1"
+    response = await client.get("/api/v1/members-only")
+    assert response.status_code == 401 and response.json()["error"]["status"] == 401
