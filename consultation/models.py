@@ -1,6 +1,6 @@
 """Imports every model module so that the metadata is complete (Alembic, tests)."""
 
-from consultation import audit, outbox  # noqa: F401
+from consultation import audit, outbox, search_index  # noqa: F401
 from consultation.accounts import models as accounts_models  # noqa: F401
 from consultation.areas import models as areas_models  # noqa: F401
 from consultation.db import Base

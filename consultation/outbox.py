@@ -77,13 +77,30 @@ class OutboxWorker:
 
     async def run_once(self, batch: int = 50) -> int:
         """Process one batch; returns how many rows were handled (successfully or not)."""
-        async with self.sessionmaker() as session, session.begin():
-            messages = await self._claim(session, batch)
+        async with self.sessionmaker() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Rows stay locked (SKIP LOCKED) while their handlers run, so parallel workers never share one.
+                async with session.begin():
+                    messages = await self._claim(session, batch)
+                    for message in messages:
+                        await self._record(session, message, await self._outcome(message))
+                    return len(messages)
+            # SQLite has one worker. A read transaction held across the handlers would make the final
+            # UPDATE fail whenever anything else (a request, a handler) wrote meanwhile (WAL snapshot),
+            # so claim, run and record in separate short transactions.
+            async with session.begin():
+                messages = await self._claim(session, batch)
             for message in messages:
-                await self._handle(session, message)
+                outcome = await self._outcome(message)
+                async with session.begin():
+                    await self._record(session, message, outcome)
             return len(messages)
 
-    async def _handle(self, session: AsyncSession, message: OutboxMessage) -> None:
+    async def _record(self, session: AsyncSession, message: OutboxMessage, values: dict[str, Any]) -> None:
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
+
+    async def _outcome(self, message: OutboxMessage) -> dict[str, Any]:
+        """Run the handler; returns the row's new values (done, or failed with the next retry time)."""
         handler = self.handlers.get(message.topic)
         try:
             if handler is None:
@@ -101,7 +118,7 @@ class OutboxWorker:
             log.warning("outbox message %s (%s) failed: %s", message.id, message.topic, exc)
         else:
             values = {"processed_at": utcnow(), "attempts": message.attempts + 1, "last_error": None}
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
+        return values
 
     async def drain(self, max_rounds: int = 100) -> int:
         """Run batches until nothing due is left (used by tests and the CLI)."""

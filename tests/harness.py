@@ -79,12 +79,13 @@ def start_meili(data_dir: Path) -> Meili:
     port = free_port()
     key = secrets.token_urlsafe(24)
     data_dir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [str(MEILI_BIN), "--http-addr", f"127.0.0.1:{port}", "--master-key", key, "--no-analytics",
-         "--db-path", str(data_dir / "data.ms"), "--dump-dir", str(data_dir / "dumps"), "--env", "development",
-         "--max-indexing-threads", "1"],
-        stdout=subprocess.DEVNULL, stderr=(data_dir / "meili.log").open("wb"),
-    )
+    with (data_dir / "meili.log").open("wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [str(MEILI_BIN), "--http-addr", f"127.0.0.1:{port}", "--master-key", key, "--no-analytics",
+             "--db-path", str(data_dir / "data.ms"), "--dump-dir", str(data_dir / "dumps"), "--env", "development",
+             "--max-indexing-threads", "1"],
+            stdout=subprocess.DEVNULL, stderr=log,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 import consultation.permissions  # noqa: F401 - registers every named permission
 from web import routes
 from web.composition import Services, build_services
-from web.database import make_engine, make_sessionmaker
+from web.database import make_engine, make_sessionmaker, make_write_sessionmaker
 from web.errors import EXCEPTION_HANDLERS
 from web.security import SecurityHeadersMiddleware
 from web.settings import Settings, from_env
@@ -42,7 +42,8 @@ def create_app(
             own_engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
             app.state.engine = own_engine
             app.state.sessionmaker = make_sessionmaker(own_engine)
-        services = build_services(settings, app.state.sessionmaker)
+            app.state.write_sessionmaker = make_write_sessionmaker(own_engine)
+        services = build_services(settings, app.state.write_sessionmaker)
         app.state.services = services
         worker_task = None
         if settings.run_worker_in_process:
@@ -71,6 +72,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.sessionmaker = sessionmaker
+    app.state.write_sessionmaker = sessionmaker
     app.state.jinja = build_environment()
     app.state.after_commit = None
     return app
@@ -87,4 +89,5 @@ async def _run_worker(services: Services) -> None:
         if handled == 0:
             services.wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(services.wake.wait(), timeout=1.0)
+                async with asyncio.timeout(1.0):
+                    await services.wake.wait()

@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from consultation.outbox import Handler, OutboxWorker
+from consultation.search_index import SEARCH_INDEX_TOPIC
+from search.catalog import build_registry
+from search.client import MeiliGateway
+from search.indexer import Indexer
+from search.service import SearchService
+from web.senders import message_handlers
 from web.settings import Settings
 
 
@@ -15,15 +21,27 @@ from web.settings import Settings
 class Services:
     settings: Settings
     worker: OutboxWorker
+    search: SearchService
+    indexer: Indexer
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake_worker(self) -> None:
         self.wake.set()
+
+    async def reindex(self) -> int:
+        """Rebuild the search fallback and, with Meilisearch, a new index swapped in; returns the count."""
+        return await self.indexer.reindex()
 
     async def close(self) -> None:
         return None
 
 
 def build_services(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> Services:
-    handlers: dict[str, Handler] = {}
-    return Services(settings=settings, worker=OutboxWorker(sessionmaker, handlers))
+    registry = build_registry()
+    gateway = MeiliGateway(settings.meili_url, settings.meili_master_key, timeout=settings.meili_timeout,
+                           index_prefix=settings.meili_index_prefix) if settings.meili_url else None
+    indexer = Indexer(sessionmaker, registry, gateway)
+    handlers: dict[str, Handler] = {SEARCH_INDEX_TOPIC: indexer.handle}
+    handlers.update(message_handlers(settings, sessionmaker))  # message.send: codes and email
+    return Services(settings=settings, worker=OutboxWorker(sessionmaker, handlers),
+                    search=SearchService(registry, gateway), indexer=indexer)

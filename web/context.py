@@ -14,6 +14,7 @@ from starlette.responses import Response
 from consultation.accounts import queries as account_queries
 from consultation.accounts import services as accounts
 from consultation.accounts.models import User
+from consultation.notifications import queries as notification_queries
 from consultation.policy import Actor
 from web.i18n import current_locale, pick_locale
 from web.settings import Settings
@@ -37,6 +38,7 @@ class Ctx:
     csrf_token: str = ""
     locale: str = "zh_CN"
     elderly: bool = False
+    unread_notifications: int = 0
     flashes: list[tuple[str, str]] = field(default_factory=list)
     _cookies: list[tuple[str, str | None, int | None, bool]] = field(default_factory=list)
     _new_flashes: list[tuple[str, str]] = field(default_factory=list)
@@ -87,13 +89,16 @@ async def load_context(request: Request, db: AsyncSession, settings: Settings) -
     raw = request.cookies.get(SESSION_COOKIE)
     if raw:
         token = _loads(ctx, "session", raw)
-        found = await accounts.session_user(db, token) if isinstance(token, str) else None
+        writes = request.method not in {"GET", "HEAD", "OPTIONS"}
+        found = await accounts.session_user(db, token, touch=writes) if isinstance(token, str) else None
         if found is not None:
             ctx.session_token = token
             ctx.user = found[1]
         else:
             ctx.set_cookie(SESSION_COOKIE, None)
     ctx.actor = await account_queries.actor_for(db, ctx.user, ctx.ip)
+    if ctx.user is not None and not request.url.path.startswith("/api/"):
+        ctx.unread_notifications = await notification_queries.unread_count(db, ctx.user.id)  # header badge
     csrf = request.cookies.get(CSRF_COOKIE)
     if not csrf or len(csrf) < 20:
         csrf = secrets.token_urlsafe(24)

@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+IMMEDIATE_OPTION = "sqlite_begin_immediate"
+
 
 def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
@@ -35,8 +37,22 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+        immediate = conn.get_execution_options().get(IMMEDIATE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_sessionmaker(bind: Any, **kwargs: Any) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=False, **kwargs)
+
+
+def make_write_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for transactions that will write.
+
+    SQLite allows one writer; a transaction that reads first and writes later fails at once with
+    "database is locked" if another connection committed in between (its snapshot is stale). Taking
+    the write lock at BEGIN (IMMEDIATE) makes such writers queue on busy_timeout instead. PostgreSQL
+    needs nothing special.
+    """
+    if engine.dialect.name == "sqlite":
+        return make_sessionmaker(engine.execution_options(**{IMMEDIATE_OPTION: True}))
+    return make_sessionmaker(engine)

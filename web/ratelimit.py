@@ -1,6 +1,8 @@
 """Fixed-window rate limits stored in the database, so every app process shares the counters.
 
-Counting runs in its own short transaction: a request that fails afterwards still counts.
+Hits are counted in the request's own transaction: a second connection would deadlock against the
+request's write lock on SQLite. Routes therefore answer rejected input with a page (which commits)
+rather than an exception, so failed log-ins and wrong codes are counted.
 """
 
 from __future__ import annotations
@@ -22,24 +24,22 @@ async def limit(ctx: Ctx, key: str, *, max_hits: int, per_seconds: int) -> None:
         return
     now = utcnow()
     window = timedelta(seconds=per_seconds)
-    sessionmaker = ctx.request.app.state.sessionmaker
-    async with sessionmaker() as db, db.begin():
-        dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(RateLimitBucket).values(key=key, window_start=now, count=1)
-        stale = RateLimitBucket.window_start <= now - window
-
-        await db.execute(
-            insert.on_conflict_do_update(
-                index_elements=[RateLimitBucket.key],
-                set_={
-                    "count": case((stale, 1), else_=RateLimitBucket.count + 1),
-                    "window_start": case((stale, now), else_=RateLimitBucket.window_start),
-                },
-            )
+    db = ctx.db
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(RateLimitBucket).values(key=key, window_start=now, count=1)
+    stale = RateLimitBucket.window_start <= now - window
+    await db.execute(
+        insert.on_conflict_do_update(
+            index_elements=[RateLimitBucket.key],
+            set_={
+                "count": case((stale, 1), else_=RateLimitBucket.count + 1),
+                "window_start": case((stale, now), else_=RateLimitBucket.window_start),
+            },
         )
-        count, start = (await db.execute(
-            select(RateLimitBucket.count, RateLimitBucket.window_start).where(RateLimitBucket.key == key)
-        )).one()
+    )
+    count, start = (
+        await db.execute(select(RateLimitBucket.count, RateLimitBucket.window_start).where(RateLimitBucket.key == key))
+    ).one()
     if count > max_hits:
         retry = max(1, int((start + window - now).total_seconds()))
         raise RateLimited(retry)

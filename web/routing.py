@@ -55,7 +55,9 @@ class RouteTable:
 
 def _endpoint(handler: Handler, *, csrf: bool) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+        state = request.app.state
+        writes = request.method not in SAFE_METHODS
+        sessionmaker: async_sessionmaker[AsyncSession] = state.write_sessionmaker if writes else state.sessionmaker
         async with sessionmaker() as db:
             ctx = await load_context(request, db, request.app.state.settings)
             request.state.ctx = ctx
@@ -67,6 +69,8 @@ def _endpoint(handler: Handler, *, csrf: bool) -> Callable[[Request], Awaitable[
             except BaseException:
                 await db.rollback()
                 raise
+            finally:
+                await request.close()  # closes spooled uploads even when the handler never read them
         ctx.apply_cookies(response)
         if ctx.user is not None or request.method not in SAFE_METHODS:
             response.headers.setdefault("Cache-Control", "private, no-store")

@@ -84,6 +84,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "html_lang": i18n.HTML_LANG[i18n.current_locale.get()],
         "elderly": ctx.elderly if ctx else request.cookies.get(ELDERLY_COOKIE) == "1",
         "flashes": ctx.flashes if ctx else [],
+        "unread_notifications": ctx.unread_notifications if ctx else 0,
         "settings": request.app.state.settings,
         "can": lambda name, obj=None: policy.can(actor, name, obj),
         "url_for": lambda name, **params: str(request.url_for(name, **params)),

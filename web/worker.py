@@ -13,7 +13,7 @@ from consultation.accounts.passwords import hash_password
 from consultation.accounts.services import check_password_strength
 from consultation.validation import identifier_kind
 from web.composition import build_services
-from web.database import make_engine, make_sessionmaker
+from web.database import make_engine, make_write_sessionmaker
 from web.i18n import translate
 from web.settings import Settings
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 async def run_worker(settings: Settings, *, idle_seconds: float = 1.0) -> None:
     """Drain the outbox forever. Safe to run several: PostgreSQL rows are claimed with SKIP LOCKED."""
     engine = make_engine(settings.database_url, pool_size=2)
-    services = build_services(settings, make_sessionmaker(engine))
+    services = build_services(settings, make_write_sessionmaker(engine))
     log.info("outbox worker started")
     try:
         while True:
@@ -41,7 +41,7 @@ async def run_worker(settings: Settings, *, idle_seconds: float = 1.0) -> None:
 
 async def reindex(settings: Settings) -> int:
     engine = make_engine(settings.database_url, pool_size=2)
-    services = build_services(settings, make_sessionmaker(engine))
+    services = build_services(settings, make_write_sessionmaker(engine))
     try:
         count = await services.reindex()
         print(f"reindexed {count} documents")
@@ -61,7 +61,7 @@ async def create_admin(settings: Settings, identifier: str, name: str, password:
         return 2
     engine = make_engine(settings.database_url, pool_size=2)
     try:
-        async with make_sessionmaker(engine)() as session, session.begin():
+        async with make_write_sessionmaker(engine)() as session, session.begin():
             column = User.phone if kind[0] == "phone" else User.email
             user = await session.scalar(select(User).where(column == kind[1]))
             if user is None:

@@ -23,7 +23,8 @@ from consultation.accounts.models import (
 from consultation.accounts.passwords import hash_password, needs_rehash, verify_password
 from consultation.areas.models import Area, AreaLevel, Household
 from consultation.db import utcnow
-from consultation.errors import Conflict, InvalidState, Message, ValidationFailed, msg
+from consultation.errors import N_, Conflict, InvalidState, Message, ValidationFailed, msg
+from consultation.notifications.services import notify
 from consultation.policy import Actor, require
 from consultation.validation import check_length, identifier_kind, normalise_email, normalise_phone
 
@@ -164,7 +165,8 @@ async def revoke_all_sessions(session: AsyncSession, user_id: int, *, ip: str | 
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def session_user(session: AsyncSession, token: str) -> tuple[AuthSession, User] | None:
+async def session_user(session: AsyncSession, token: str, *, touch: bool = True) -> tuple[AuthSession, User] | None:
+    """The live session and its user; ``touch`` records activity (only in requests that write anyway)."""
     row = (
         await session.execute(
             select(AuthSession, User)
@@ -180,7 +182,7 @@ async def session_user(session: AsyncSession, token: str) -> tuple[AuthSession, 
     if row is None:
         return None
     auth_session, user = row
-    if utcnow() - auth_session.last_seen_at > timedelta(minutes=5):
+    if touch and utcnow() - auth_session.last_seen_at > timedelta(minutes=5):
         auth_session.last_seen_at = utcnow()
     return auth_session, user
 
@@ -211,6 +213,9 @@ async def verify_resident(
     await session.flush()
     await audit.record(session, "resident.verified", "user", user.id, actor_id=actor.user_id, ip=actor.ip,
                        before=before, after={"household_id": household.id, "method": method.value})
+    await notify(session, user.id, "account.verified", N_("You are now a verified resident"),
+                 N_("A community worker has verified you as a resident of your community. You can now co-sign "
+                    "topics and vote where you are eligible."), url="/account", email=True)
     return record
 
 

@@ -72,8 +72,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is
+    open, which would stop the async tests that follow from starting theirs."""
     executable = _chromium()
     if executable is None:
         if os.environ.get("REQUIRE_BROWSER"):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web.routes import accounts, pages
+from web.routes import account, accounts, areas, dev, notifications, pages, search, worker
 
 
 def all_routes() -> list[BaseRoute]:
-    tables = [pages.routes, accounts.routes]
+    tables = [pages.routes, accounts.routes, areas.routes, worker.routes]
+    tables += [account.routes, notifications.routes, dev.routes]
+    tables += [search.routes]
     return [route for table in tables for route in table.routes]

@@ -1,0 +1,144 @@
+"""Database fallback search, used when Meilisearch is not configured or not reachable.
+
+Rows live in ``search_document`` (consultation/search_index.py). On SQLite the query is an FTS5
+MATCH over ``search_fts``: each query word must match either a jieba-segmented word of the
+document (prefix match, column ``words``) or appear as a substring (phrase over single CJK
+characters, column ``chars``), ranked by bm25. On PostgreSQL each query word is matched with
+ILIKE against the normalised text: a sequential scan that is fine at fallback scale; the
+production improvement is a ``pg_trgm`` GIN index on ``search_text``. Facet counts are GROUP BYs
+over the same conditions. Snippets are escaped first, then the matched terms are marked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, delete, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consultation.search_index import SearchDocument
+from search.documents import Registry, SearchDoc
+from search.results import Hit, SearchQuery, SearchResults
+from search.text import excerpt, highlight, query_groups, segment, spaced_chars
+
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
+
+
+def _is_sqlite(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _fts_rows(documents: list[SearchDoc]) -> list[tuple[str, str]]:
+    rows = []
+    for document in documents:
+        content = f"{document.title} {document.body} {document.keywords}"
+        rows.append((" ".join(segment(content)), spaced_chars(content)))
+    return rows
+
+
+async def store(session: AsyncSession, doc_type: str, ids: Sequence[int], documents: list[SearchDoc]) -> None:
+    """Make the rows of ``ids`` match ``documents``: update, insert, and delete those that built nothing."""
+    existing = {row.object_id: row for row in (await session.scalars(
+        select(SearchDocument).where(SearchDocument.doc_type == doc_type, SearchDocument.object_id.in_(ids))
+    )).all()}
+    built = {document.object_id for document in documents}
+    gone = [row.id for object_id, row in existing.items() if object_id not in built]
+    if gone:
+        await _drop_fts(session, gone)
+        await session.execute(delete(SearchDocument).where(SearchDocument.id.in_(gone)))
+    rows = []
+    for document in documents:
+        row = existing.get(document.object_id) or SearchDocument(doc_type=doc_type, object_id=document.object_id)
+        row.title = document.title[:300]
+        row.body = document.body
+        row.url = document.url
+        row.area_ids = " " + "".join(f"{i} " for i in document.area_ids)
+        row.district_id = document.district_id
+        row.attributes = dict(document.attributes)
+        row.search_text = f"{document.title} {document.body} {document.keywords}".lower()
+        row.created_at = document.created_at
+        session.add(row)
+        rows.append(row)
+    await session.flush()
+    if rows and _is_sqlite(session):
+        values = await anyio.to_thread.run_sync(_fts_rows, documents)
+        await _drop_fts(session, [row.id for row in rows])
+        await session.execute(text("INSERT INTO search_fts (rowid, words, chars) VALUES (:id, :words, :chars)"),
+                              [{"id": row.id, "words": words, "chars": chars}
+                               for row, (words, chars) in zip(rows, values, strict=True)])
+
+
+async def _drop_fts(session: AsyncSession, row_ids: list[int]) -> None:
+    if _is_sqlite(session):
+        await session.execute(text("DELETE FROM search_fts WHERE rowid = :id"), [{"id": i} for i in row_ids])
+
+
+async def clear(session: AsyncSession) -> None:
+    await session.execute(delete(SearchDocument))
+    if _is_sqlite(session):
+        await session.execute(text("DELETE FROM search_fts"))
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def fts_match(groups: list[list[str]]) -> str:
+    """FTS5 query: every group must match; an alternative matches as a word prefix or a substring."""
+    def alternative(term: str) -> str:
+        return f"(words : {_quoted(term)}* OR chars : {_quoted(spaced_chars(term))}*)"
+
+    return " AND ".join("(" + " OR ".join(alternative(t) for t in group) + ")" for group in groups)
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def search(session: AsyncSession, query: SearchQuery, registry: Registry) -> SearchResults:
+    groups = await anyio.to_thread.run_sync(query_groups, query.text)  # jieba loads its dictionary on first use
+    if query.text and not groups:  # only punctuation was typed
+        return SearchResults(query=query, hits=[], total=0, from_fallback=True)
+    conditions: list[ColumnElement[bool]] = []
+    if query.doc_type:
+        conditions.append(SearchDocument.doc_type == query.doc_type)
+    if query.area_id is not None:
+        conditions.append(SearchDocument.area_ids.like(f"% {query.area_id} %"))
+    terms = [term for group in groups for term in group]
+    fts = text(
+        "SELECT rowid AS doc_id, bm25(search_fts) AS rank FROM search_fts WHERE search_fts MATCH :match"
+    ).bindparams(match=fts_match(groups)).columns(doc_id=Integer, rank=Float).subquery("fts")
+
+    def scoped(statement: S) -> S:
+        statement = statement.where(*conditions)
+        if not groups:
+            return statement
+        if _is_sqlite(session):
+            return statement.join(fts, fts.c.doc_id == SearchDocument.id)
+        return statement.where(and_(*(or_(*(SearchDocument.search_text.ilike(_like(t), escape="\\")
+                                              for t in group)) for group in groups)))
+
+    total = int(await session.scalar(scoped(select(func.count(SearchDocument.id)))) or 0)
+    type_counts = {str(name): int(n) for name, n in (await session.execute(
+        scoped(select(SearchDocument.doc_type, func.count())).group_by(SearchDocument.doc_type))).all()}
+    district_counts = {district: int(n) for district, n in (await session.execute(
+        scoped(select(SearchDocument.district_id, func.count())).where(SearchDocument.district_id.is_not(None))
+        .group_by(SearchDocument.district_id))).all() if district is not None}
+    order: list[Any] = []
+    if terms:
+        order.append(case((or_(*(SearchDocument.title.ilike(_like(t), escape="\\") for t in terms)), 0), else_=1))
+        if _is_sqlite(session):
+            order.append(fts.c.rank)
+    order += [SearchDocument.title, SearchDocument.id]
+    rows = (await session.scalars(
+        scoped(select(SearchDocument)).order_by(*order).offset(query.offset).limit(query.per_page))).all()
+    hits = [
+        Hit(doc_type=row.doc_type, object_id=row.object_id, title=highlight(row.title, terms),
+            snippet=highlight(excerpt(row.body, terms), terms), url=row.url,
+            badges=registry.get(row.doc_type).badges(row.attributes) if row.doc_type in registry else [])
+        for row in rows
+    ]
+    return SearchResults(query=query, hits=hits, total=total, type_counts=type_counts,
+                         district_counts=district_counts, from_fallback=True)

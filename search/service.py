@@ -1,0 +1,104 @@
+"""The search facade the web layer calls: Meilisearch when it is configured and answering,
+otherwise the database fallback, with the same results either way (``from_fallback`` tells which)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from meilisearch.errors import MeilisearchApiError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consultation.areas.models import Area
+from search import fallback
+from search.client import MeiliGateway, MeiliUnavailable
+from search.documents import Registry
+from search.results import MAX_PAGE, FacetValue, Hit, SearchQuery, SearchResults
+from search.text import MARK_END, MARK_START, MAX_QUERY_CHARS, marked, normalise
+
+log = logging.getLogger(__name__)
+
+
+def _positive_int(value: str | None) -> int | None:
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+def parse_query(params: Mapping[str, str], registry: Registry) -> SearchQuery:
+    """Query-string parameters ``q``, ``type``, ``area`` and ``page``; anything invalid is ignored."""
+    doc_type = params.get("type") or None
+    return SearchQuery(
+        text=normalise(params.get("q", ""))[:MAX_QUERY_CHARS],
+        doc_type=doc_type if doc_type in registry else None,
+        area_id=_positive_int(params.get("area")),
+        page=min(_positive_int(params.get("page")) or 1, MAX_PAGE),
+    )
+
+
+class SearchService:
+    def __init__(self, registry: Registry, gateway: MeiliGateway | None) -> None:
+        self.registry = registry
+        self.gateway = gateway
+
+    async def search(self, session: AsyncSession, query: SearchQuery) -> SearchResults:
+        if query.is_empty:
+            return SearchResults(query=query, hits=[], total=0)
+        results = None
+        if self.gateway is not None and self.gateway.available:
+            try:
+                results = await self._meili(query)
+            except (MeiliUnavailable, MeilisearchApiError) as exc:
+                log.warning("Meilisearch did not answer, using the database fallback: %s", exc)
+        if results is None:
+            results = await fallback.search(session, query, self.registry)
+        await self._label_facets(session, results)
+        return results
+
+    async def _meili(self, query: SearchQuery) -> SearchResults:
+        assert self.gateway is not None
+        filters = []
+        if query.doc_type:
+            filters.append(f"type = '{query.doc_type}'")  # a registered name: no quoting needed
+        if query.area_id is not None:
+            filters.append(f"area_ids = {query.area_id}")
+        params: dict[str, Any] = {
+            "filter": filters, "facets": ["type", "district_id"],
+            "page": query.page, "hitsPerPage": query.per_page,
+            "attributesToHighlight": ["title", "body"], "attributesToCrop": ["body"], "cropLength": 40,
+            "cropMarker": "…", "highlightPreTag": MARK_START, "highlightPostTag": MARK_END,
+        }
+        index = self.gateway.live_index
+        raw = await self.gateway.call(lambda c: c.index(index).search(query.text, params))
+        hits = []
+        for hit in raw["hits"]:
+            formatted = hit.get("_formatted", hit)
+            doc_type = hit["type"]
+            hits.append(Hit(
+                doc_type=doc_type, object_id=int(hit["object_id"]), title=marked(str(formatted.get("title", ""))),
+                snippet=marked(str(formatted.get("body", ""))), url=str(hit.get("url", "")),
+                badges=self.registry.get(doc_type).badges(hit) if doc_type in self.registry else [],
+            ))
+        distribution = raw.get("facetDistribution", {})
+        return SearchResults(
+            query=query, hits=hits, total=int(raw.get("totalHits", len(hits))),
+            type_counts={str(k): int(v) for k, v in distribution.get("type", {}).items()},
+            district_counts={int(k): int(v) for k, v in distribution.get("district_id", {}).items()},
+        )
+
+    async def _label_facets(self, session: AsyncSession, results: SearchResults) -> None:
+        results.types = [FacetValue(t.name, t.label, results.type_counts[t.name])
+                         for t in self.registry if results.type_counts.get(t.name)]
+        wanted = set(results.district_counts) | ({results.query.area_id} if results.query.area_id else set())
+        names: dict[int, str] = {}
+        if wanted:
+            rows = await session.execute(select(Area.id, Area.name).where(Area.id.in_(wanted)))
+            names = {area_id: name for area_id, name in rows}
+        results.districts = sorted(
+            (FacetValue(str(i), names[i], n) for i, n in results.district_counts.items() if i in names),
+            key=lambda facet: facet.label)
+        results.area_name = names.get(results.query.area_id) if results.query.area_id else None

@@ -1,0 +1,48 @@
+"""Public area pages: breadcrumb, sub-areas with counts, households counted but never listed."""
+
+from __future__ import annotations
+
+from consultation.accounts.models import Role
+from tests.areas.helpers import breadcrumb, log_in_as, section
+from tests.conftest import WebClient, text_of
+from tests.factories import make_city
+
+
+async def test_community_page_shows_breadcrumb_compounds_and_household_count(client: WebClient, db) -> None:  # type: ignore[no-untyped-def]
+    city = await make_city(db)
+    response = await client.get(f"/areas/{city.community_a.id}")
+    assert response.status_code == 200
+    assert breadcrumb(response.text) == f"{city.city.name} 东城区 东华门街道 多福巷社区"
+    page = text_of(response.text)
+    assert "社区（村）" in page
+    assert "3 户已登记" in page
+    compounds = section(response.text, "table", "")
+    assert "1号院" in compounds and "<td>3</td>" in compounds
+    # addresses are personal data: not on the public page, and no link to the household list
+    assert "101室" not in page
+    assert "/households" not in response.text
+
+
+async def test_street_page_lists_communities_with_counts(client: WebClient, db) -> None:  # type: ignore[no-untyped-def]
+    city = await make_city(db)
+    response = await client.get(f"/areas/{city.street.id}")
+    assert response.status_code == 200
+    html = response.text
+    rows = {text_of(row).split(" ")[0]: row for row in html.split("<tr>")[2:]}
+    assert f'href="/areas/{city.community_a.id}"' in rows["多福巷社区"]
+    assert "<td>1</td>" in rows["多福巷社区"] and "<td>3</td>" in rows["多福巷社区"]  # one compound, three households
+    assert "<td>0</td>" in rows["韶九社区"] and "<td>2</td>" in rows["韶九社区"]
+
+
+async def test_the_community_worker_gets_a_link_to_the_households(client: WebClient, db) -> None:  # type: ignore[no-untyped-def]
+    city = await make_city(db)
+    await log_in_as(client, db, Role.worker, city.community_a, name="赵社工")
+    page = await client.get(f"/areas/{city.community_a.id}")
+    assert f'href="/worker/communities/{city.community_a.id}/households"' in page.text
+    other = await client.get(f"/areas/{city.community_b.id}")
+    assert "/households" not in other.text
+
+
+async def test_unknown_area_is_404(client: WebClient) -> None:
+    response = await client.get("/areas/987654")
+    assert response.status_code == 404
