@@ -106,6 +106,8 @@ async def login_required(request: Request, exc: Exception) -> Response:
     ensure_locale(request)
     if wants_json(request):
         return error_response(request, 401, i18n.gettext("Please log in first."))
+    if request.method != "GET":  # a form posted after the session ended: its URL cannot be opened with GET
+        return RedirectResponse("/login", status_code=303)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +23,7 @@ async def test_anonymous_visitors_are_sent_to_log_in(client: WebClient) -> None:
     for path in ("/account", "/account/sessions", "/account/password", "/account/delete", "/notifications"):
         response = await client.get(path)
         assert response.status_code == 303
-        assert response.headers["location"] == f"/login?next={path}"
+        assert response.headers["location"] == "/login?" + urlencode({"next": path})
 
 
 async def test_profile_shows_verification_household_and_roles(client: WebClient, db: AsyncSession) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +15,7 @@ from consultation.accounts.display import public_name
 from consultation.accounts.models import User
 from consultation.errors import ValidationFailed
 from web import i18n
+from web.auth import LoginRequired
 from web.context import ELDERLY_COOKIE, LANG_COOKIE, Ctx
 from web.forms import form_fields, invalid_form, redirect
 from web.i18n import gettext as _
@@ -23,12 +23,6 @@ from web.routing import RouteTable
 from web.templating import render
 
 routes = RouteTable()
-
-
-def login_redirect(request: Request) -> Response:
-    """Anonymous visitors of a personal page are sent to log in and brought back afterwards."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return redirect(f"/login?next={quote(target if request.method == 'GET' else request.url.path)}")
 
 
 def _profile_form(user: User) -> dict[str, str]:
@@ -49,7 +43,7 @@ async def _profile_context(ctx: Ctx, user_id: int) -> dict[str, object]:
 @routes.get("/account", name="account")
 async def profile(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     return render(request, "accounts/profile.html", {"form": _profile_form(ctx.user),
                                                      **await _profile_context(ctx, ctx.user.id)})
 
@@ -57,7 +51,7 @@ async def profile(request: Request, ctx: Ctx) -> Response:
 @routes.post("/account", name="account_update")
 async def profile_update(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     form = await form_fields(request)
     change = selfservice.ProfileChange(
         display_name=form.get("display_name", ""),
@@ -80,14 +74,14 @@ async def profile_update(request: Request, ctx: Ctx) -> Response:
 @routes.get("/account/password", name="account_password")
 async def password_form(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     return render(request, "accounts/password_change.html")
 
 
 @routes.post("/account/password", name="account_password_submit")
 async def password_submit(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     form = await form_fields(request)
     data = selfservice.PasswordChange(current_password=form.get("current_password", ""),
                                       password=form.get("password", ""),
@@ -104,7 +98,7 @@ async def password_submit(request: Request, ctx: Ctx) -> Response:
 @routes.get("/account/sessions", name="account_sessions")
 async def sessions(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     current = accounts.token_hash(ctx.session_token) if ctx.session_token else None
     rows = [(s, s.token_hash == current) for s in await personal_data.active_sessions(ctx.db, ctx.user.id)]
     return render(request, "accounts/sessions.html", {"sessions": rows})
@@ -113,7 +107,7 @@ async def sessions(request: Request, ctx: Ctx) -> Response:
 @routes.post("/account/sessions/{session_id:int}/revoke", name="account_session_revoke")
 async def session_revoke(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     revoked = await selfservice.revoke_session(ctx.db, ctx.user, request.path_params["session_id"], ip=ctx.ip)
     if ctx.session_token and revoked.token_hash == accounts.token_hash(ctx.session_token):
         ctx.end_session()
@@ -126,7 +120,7 @@ async def session_revoke(request: Request, ctx: Ctx) -> Response:
 @routes.post("/account/sessions/revoke-others", name="account_sessions_revoke_others")
 async def sessions_revoke_others(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     count = await accounts.revoke_all_sessions(ctx.db, ctx.user.id, ip=ctx.ip, except_token=ctx.session_token)
     ctx.flash(i18n.ngettext("{n} other device was logged out.", "{n} other devices were logged out.", count))
     return redirect("/account/sessions")
@@ -135,7 +129,7 @@ async def sessions_revoke_others(request: Request, ctx: Ctx) -> Response:
 @routes.post("/account/sessions/revoke-all", name="account_sessions_revoke_all")
 async def sessions_revoke_all(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     await accounts.revoke_all_sessions(ctx.db, ctx.user.id, ip=ctx.ip)
     ctx.end_session()
     ctx.flash(_("You have been logged out on every device, this one included."))
@@ -146,7 +140,7 @@ async def sessions_revoke_all(request: Request, ctx: Ctx) -> Response:
 async def export(request: Request, ctx: Ctx) -> Response:
     """Download my data: a JSON file of everything kept about the person (no secrets)."""
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     await selfservice.throttle(ctx.db, ctx.user.id, "data.exported", allowed=selfservice.EXPORTS_ALLOWED,
                                window=selfservice.EXPORT_WINDOW)
     data = await personal_data.export(ctx.db, ctx.user.id)
@@ -160,14 +154,14 @@ async def export(request: Request, ctx: Ctx) -> Response:
 @routes.get("/account/delete", name="account_delete")
 async def delete_form(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     return render(request, "accounts/delete.html", {"shown_as": public_name(ctx.user)})
 
 
 @routes.post("/account/delete", name="account_delete_submit")
 async def delete_submit(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     form = await form_fields(request)
     try:
         await selfservice.delete_account(ctx.db, ctx.user, form.get("password", ""), ip=ctx.ip)

@@ -15,7 +15,7 @@ from consultation.areas import queries as area_queries
 from consultation.areas import services as areas
 from consultation.areas.models import Area, AreaLevel, Unit
 from consultation.errors import N_, InvalidState, Message, ValidationFailed, msg
-from consultation.policy import require
+from web.auth import require_permission
 from web.context import Ctx
 from web.forms import form_fields, int_or_none, invalid_form, redirect, upload
 from web.i18n import gettext as _
@@ -86,7 +86,7 @@ async def area_page(request: Request, ctx: Ctx) -> Response:
 
 @routes.get("/admin/areas", name="admin_areas")
 async def admin_areas(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "areas.manage")
+    require_permission(ctx, "areas.manage")
     return render(request, "areas/admin_index.html", await _index_context(request, ctx))
 
 
@@ -102,7 +102,7 @@ async def _index_context(request: Request, ctx: Ctx) -> dict[str, Any]:
 
 @routes.post("/admin/areas/cities", name="admin_areas_create_city")
 async def create_city(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "areas.manage")
+    require_permission(ctx, "areas.manage")
     form = await form_fields(request)
     try:
         city = await areas.create_area(ctx.db, ctx.actor, name=form.get("name", ""), code=form.get("code", ""),
@@ -115,7 +115,7 @@ async def create_city(request: Request, ctx: Ctx) -> Response:
 
 @routes.get("/admin/areas/{area_id:int}", name="admin_area")
 async def admin_area(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "areas.manage")
+    require_permission(ctx, "areas.manage")
     area = await area_queries.get_area(ctx.db, request.path_params["area_id"])
     return render(request, "areas/admin_area.html", await _area_context(ctx, area) | {"form": {"name": area.name}})
 
@@ -131,7 +131,7 @@ async def _area_context(ctx: Ctx, area: Area) -> dict[str, Any]:
 
 @routes.post("/admin/areas/{area_id:int}/children", name="admin_area_create_child")
 async def create_child(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "areas.manage")
+    require_permission(ctx, "areas.manage")
     parent = await area_queries.get_area(ctx.db, request.path_params["area_id"])
     form = await form_fields(request)
     try:
@@ -150,7 +150,7 @@ async def create_child(request: Request, ctx: Ctx) -> Response:
 
 @routes.post("/admin/areas/{area_id:int}/rename", name="admin_area_rename")
 async def rename(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "areas.manage")
+    require_permission(ctx, "areas.manage")
     area = await area_queries.get_area(ctx.db, request.path_params["area_id"])
     form = await form_fields(request)
     old_name = area.name
@@ -165,7 +165,7 @@ async def rename(request: Request, ctx: Ctx) -> Response:
 
 @routes.post("/admin/areas/{area_id:int}/delete", name="admin_area_delete")
 async def delete(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "areas.manage")
+    require_permission(ctx, "areas.manage")
     area = await area_queries.get_area(ctx.db, request.path_params["area_id"])
     try:
         await areas.delete_area(ctx.db, ctx.actor, area)
@@ -180,14 +180,14 @@ async def delete(request: Request, ctx: Ctx) -> Response:
 
 @routes.get("/admin/areas/import", name="admin_areas_import")
 async def import_form(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "areas.manage")
+    require_permission(ctx, "areas.manage")
     return render(request, "areas/import.html", {"levels": list(AreaLevel)})
 
 
 @routes.post("/admin/areas/import", name="admin_areas_import_submit")
 async def import_submit(request: Request, ctx: Ctx) -> Response:
     try:
-        require(ctx.actor, "areas.manage")
+        require_permission(ctx, "areas.manage")
         filename, data = await read_csv_upload(request)
         result = await csv_import.import_areas(ctx.db, ctx.actor, filename, data)
     except csv_import.CsvRejected as exc:
@@ -199,13 +199,13 @@ async def import_submit(request: Request, ctx: Ctx) -> Response:
 
 @routes.get("/admin/areas/import/template.csv", name="admin_areas_import_template")
 async def import_template(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "areas.manage")
+    require_permission(ctx, "areas.manage")
     return csv_download("areas", "areas-template.csv")
 
 
 @routes.get("/admin/areas/imports/{event_id:int}", name="admin_areas_import_result")
 async def import_result(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "areas.manage")
+    require_permission(ctx, "areas.manage")
     event = await area_queries.import_event(ctx.db, ctx.actor, request.path_params["event_id"], "areas.imported")
     after = event.after or {}
     return render(request, "areas/import_result.html", {
@@ -219,7 +219,7 @@ async def import_result(request: Request, ctx: Ctx) -> Response:
 
 @routes.get("/admin/units", name="admin_units")
 async def units(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "areas.manage")
+    require_permission(ctx, "areas.manage")
     return render(request, "areas/units.html", await _units_context(ctx))
 
 
@@ -230,7 +230,7 @@ async def _units_context(ctx: Ctx) -> dict[str, Any]:
 
 @routes.post("/admin/units", name="admin_units_create")
 async def create_unit(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "areas.manage")
+    require_permission(ctx, "areas.manage")
     form = await form_fields(request)
     area_id = int_or_none(form.get("area_id"))
     area = await ctx.db.get(Area, area_id) if area_id else None
@@ -246,7 +246,7 @@ async def create_unit(request: Request, ctx: Ctx) -> Response:
 
 @routes.get("/admin/roles", name="admin_roles")
 async def roles_index(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "accounts.manage_roles")
+    require_permission(ctx, "accounts.manage_roles")
     return render(request, "areas/roles.html", await _roles_context(ctx))
 
 
@@ -257,7 +257,7 @@ async def _roles_context(ctx: Ctx) -> dict[str, Any]:
 @routes.post("/admin/roles/find", name="admin_roles_find")
 async def roles_find(request: Request, ctx: Ctx) -> Response:
     """Look a person up by phone or email (posted, so numbers stay out of URLs and logs)."""
-    require(ctx.actor, "accounts.manage_roles")
+    require_permission(ctx, "accounts.manage_roles")
     form = await form_fields(request)
     identifier = form.get("identifier", "").strip()
     user = await accounts.find_by_identifier(ctx.db, identifier) if identifier else None
@@ -271,7 +271,7 @@ async def roles_find(request: Request, ctx: Ctx) -> Response:
 
 @routes.get("/admin/roles/users/{user_id:int}", name="admin_roles_user")
 async def roles_user(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "accounts.manage_roles")
+    require_permission(ctx, "accounts.manage_roles")
     person = await account_queries.get_user(ctx.db, request.path_params["user_id"])
     return render(request, "areas/roles_user.html", await _person_context(ctx, person))
 
@@ -289,7 +289,7 @@ async def _person_context(ctx: Ctx, person: User) -> dict[str, Any]:
 
 @routes.post("/admin/roles/users/{user_id:int}/grant", name="admin_roles_grant")
 async def roles_grant(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "accounts.manage_roles")
+    require_permission(ctx, "accounts.manage_roles")
     person = await account_queries.get_user(ctx.db, request.path_params["user_id"])
     form = await form_fields(request)
     role = Role(form["role"]) if form.get("role") in Role.__members__ else None
@@ -307,7 +307,7 @@ async def roles_grant(request: Request, ctx: Ctx) -> Response:
 
 @routes.post("/admin/roles/users/{user_id:int}/grants/{grant_id:int}/revoke", name="admin_roles_revoke")
 async def roles_revoke(request: Request, ctx: Ctx) -> Response:
-    require(ctx.actor, "accounts.manage_roles")
+    require_permission(ctx, "accounts.manage_roles")
     person = await account_queries.get_user(ctx.db, request.path_params["user_id"])
     grant = await roles.grant_of(ctx.db, person, request.path_params["grant_id"])
     try:

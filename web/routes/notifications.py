@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from consultation.notifications import queries, services
+from web.auth import LoginRequired
 from web.context import Ctx
 from web.forms import int_or_none, redirect, safe_next
 from web.i18n import gettext as _
-from web.routes.account import login_redirect
 from web.routing import RouteTable
 from web.templating import render
 
@@ -19,7 +19,7 @@ routes = RouteTable()
 @routes.get("/notifications", name="notifications")
 async def centre(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     page = max(int_or_none(request.query_params.get("page")) or 1, 1)
     items, more = await queries.inbox(ctx.db, ctx.user.id, page=page)
     return render(request, "notifications/index.html", {"items": items, "page": page, "more": more})
@@ -29,7 +29,7 @@ async def centre(request: Request, ctx: Ctx) -> Response:
 async def open_notification(request: Request, ctx: Ctx) -> Response:
     """Following a notification's link marks it read."""
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     notification = await services.mark_read(ctx.db, ctx.user.id, request.path_params["notification_id"])
     return redirect(safe_next(notification.url, "/notifications"))
 
@@ -37,7 +37,7 @@ async def open_notification(request: Request, ctx: Ctx) -> Response:
 @routes.post("/notifications/{notification_id:int}/read", name="notification_read")
 async def mark_read(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     await services.mark_read(ctx.db, ctx.user.id, request.path_params["notification_id"])
     return redirect("/notifications")
 
@@ -45,7 +45,7 @@ async def mark_read(request: Request, ctx: Ctx) -> Response:
 @routes.post("/notifications/read-all", name="notifications_read_all")
 async def mark_all_read(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
-        return login_redirect(request)
+        raise LoginRequired()
     await services.mark_all_read(ctx.db, ctx.user.id)
     ctx.flash(_("All notifications are marked as read."))
     return redirect("/notifications")

@@ -19,8 +19,8 @@ from consultation.areas import queries as area_queries
 from consultation.areas import services as areas
 from consultation.areas.models import Area
 from consultation.errors import N_, Conflict, Message, NotFound, ValidationFailed, msg
-from consultation.policy import require
 from consultation.validation import check_length
+from web.auth import require_permission
 from web.context import Ctx
 from web.forms import form_fields, int_or_none, invalid_form, redirect
 from web.i18n import gettext as _
@@ -41,7 +41,7 @@ RESULTS_SHOWN = 200
 
 
 def _console(ctx: Ctx) -> None:
-    require(ctx.actor, "accounts.worker_console")
+    require_permission(ctx, "accounts.worker_console")
 
 
 async def _community(request: Request, ctx: Ctx) -> Area:
