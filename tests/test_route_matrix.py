@@ -1,0 +1,153 @@
+"""Role × route matrix: every route of the app is classified here, and each role gets exactly the
+answer its class promises (a new route that is not classified fails this test).
+
+Unsafe methods are sent with a valid CSRF token (the pipeline test proves they need one) and must
+change nothing when refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+from starlette.routing import Route
+
+from consultation.accounts.models import Role, RoleGrant
+from consultation.areas.models import Area, Household
+from consultation.audit import AuditEvent
+from tests.conftest import WebClient
+from tests.factories import PASSWORD, City, identifier, make_city, make_user, verified_resident
+
+ROLES = ["anonymous", "resident", "verified", "worker_a", "worker_b", "representative", "unit_staff",
+         "drafter", "admin"]
+
+# route path -> class. Classes and what each role gets are defined in ``expected`` below.
+ROUTES: dict[str, str] = {
+    "/": "public", "/healthz": "public", "/search": "public", "/api/v1/search": "public",
+    "/areas/{area_id:int}": "public", "/dev/outbox": "public",
+    "/prefs/language": "public", "/prefs/elderly": "public",
+    "/register": "auth", "/login": "auth", "/login/code": "auth", "/login/code/enter": "auth",
+    "/password/forgot": "auth", "/password/reset": "auth", "/logout": "auth",
+    "/account": "signed_in", "/account/password": "signed_in", "/account/sessions": "signed_in",
+    "/account/sessions/{session_id:int}/revoke": "signed_in", "/account/sessions/revoke-others": "signed_in",
+    "/account/sessions/revoke-all": "signed_in", "/account/export": "signed_in", "/account/delete": "signed_in",
+    "/notifications": "signed_in", "/notifications/{notification_id:int}/open": "signed_in",
+    "/notifications/{notification_id:int}/read": "signed_in", "/notifications/read-all": "signed_in",
+    "/worker": "console",
+    "/worker/residents/{user_id:int}/verify": "worker_of_a",
+    "/worker/communities/{community_id:int}/households": "worker_of_a",
+    "/worker/communities/{community_id:int}/households/new": "worker_of_a",
+    "/worker/communities/{community_id:int}/households/{household_id:int}/edit": "worker_of_a",
+    "/worker/communities/{community_id:int}/{kind:str}/import": "worker_of_a",
+    "/worker/communities/{community_id:int}/{kind:str}/import/template.csv": "worker_of_a",
+    "/worker/communities/{community_id:int}/{kind:str}/imports/{event_id:int}": "worker_of_a_missing",
+    "/admin/areas": "admin", "/admin/areas/cities": "admin", "/admin/areas/{area_id:int}": "admin",
+    "/admin/areas/{area_id:int}/children": "admin", "/admin/areas/{area_id:int}/rename": "admin",
+    "/admin/areas/{area_id:int}/delete": "admin", "/admin/areas/import": "admin",
+    "/admin/areas/import/template.csv": "admin", "/admin/areas/imports/{event_id:int}": "admin_missing",
+    "/admin/units": "admin", "/admin/roles": "admin", "/admin/roles/find": "admin",
+    "/admin/roles/users/{user_id:int}": "admin", "/admin/roles/users/{user_id:int}/grant": "admin",
+    "/admin/roles/users/{user_id:int}/grants/{grant_id:int}/revoke": "admin",
+}
+
+
+def expected(kind: str, role: str) -> int | None:
+    """The status a role gets from a GET of a route of this class (None: not asserted for this role)."""
+    staff_refused = 303 if role == "anonymous" else 403
+    if kind == "public":
+        return 200
+    if kind == "auth":
+        return 200 if role == "anonymous" else None  # signed-in visitors may be sent on
+    if kind == "signed_in":
+        return 303 if role == "anonymous" else 200
+    if kind == "console":
+        return 200 if role in {"worker_a", "worker_b", "admin"} else staff_refused
+    if kind.startswith("worker_of_a"):
+        if role in {"worker_a", "admin"}:
+            return 404 if kind.endswith("_missing") else 200
+        return 404 if role == "worker_b" else staff_refused
+    if kind.startswith("admin"):
+        if role == "admin":
+            return 404 if kind.endswith("_missing") else 200
+        return staff_refused
+    raise AssertionError(kind)
+
+
+def refused_post(kind: str, role: str) -> int | None:
+    """The status a refused role gets from an unsafe request (None: the role is allowed)."""
+    status = expected(kind, role)
+    return status if status in {303, 403, 404} and kind not in {"public", "auth"} else None
+
+
+@dataclass
+class World:
+    city: City
+    resident_id: int
+    logins: dict[str, str]
+
+
+async def build_world(db) -> World:  # type: ignore[no-untyped-def]
+    city = await make_city(db)
+    resident = await make_user(db, name="未认证", area=city.community_a)
+    people = {
+        "resident": resident,
+        "verified": await verified_resident(db, city.households_a[0], city.community_a),
+        "worker_a": await make_user(db, role=Role.worker, area=city.community_a),
+        "worker_b": await make_user(db, role=Role.worker, area=city.community_b),
+        "representative": await make_user(db, role=Role.representative, area=city.district),
+        "unit_staff": await make_user(db, role=Role.unit_staff, area=city.district),
+        "drafter": await make_user(db, role=Role.drafter, area=city.city),
+        "admin": await make_user(db, role=Role.admin),
+    }
+    await db.commit()
+    return World(city, resident.id, {role: identifier(user) for role, user in people.items()})
+
+
+def concrete(path: str, world: World) -> str:
+    values = {
+        "area_id": world.city.community_a.id, "community_id": world.city.community_a.id,
+        "household_id": world.city.households_a[1].id, "user_id": world.resident_id, "kind": "households",
+        "event_id": 987654, "session_id": 987654, "notification_id": 987654, "grant_id": 987654,
+    }
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)
+
+
+async def state_counts(db) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
+    return tuple([
+        await db.scalar(select(func.count()).select_from(model))
+        for model in (AuditEvent, RoleGrant, Household, Area)
+    ])
+
+
+def test_every_route_is_classified(app) -> None:  # type: ignore[no-untyped-def]
+    paths = {route.path for route in app.routes if isinstance(route, Route)}
+    assert paths - ROUTES.keys() == set(), "classify the new routes in tests/test_route_matrix.py"
+    assert ROUTES.keys() - paths == set(), "routes in the matrix that no longer exist"
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_role_gets_what_each_route_promises(app, db, make_client, role: str) -> None:  # type: ignore[no-untyped-def]
+    world = await build_world(db)
+    client: WebClient = make_client()
+    if role != "anonymous":
+        await client.login(world.logins[role], PASSWORD)
+    routes = [route for route in app.routes if isinstance(route, Route)]
+    problems = []
+    for route in routes:
+        kind = ROUTES[route.path]
+        url = concrete(route.path, world)
+        if "GET" in (route.methods or set()):
+            want = expected(kind, role)
+            got = (await client.get(url)).status_code
+            if want is not None and got != want:
+                problems.append(f"GET {url} [{kind}] → {got}, expected {want}")
+        if "POST" in (route.methods or set()) and (want := refused_post(kind, role)) is not None:
+            before = await state_counts(db)
+            got = (await client.submit(url, {"name": "x", "address": "x", "role": "admin"})).status_code
+            if got != want:
+                problems.append(f"POST {url} [{kind}] → {got}, expected {want}")
+            if await state_counts(db) != before:
+                problems.append(f"POST {url} [{kind}] changed data although refused")
+    assert problems == [], f"{role}:\n" + "\n".join(problems)
