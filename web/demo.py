@@ -15,7 +15,8 @@ from consultation.accounts.services import verify_resident
 from consultation.areas.models import Area, AreaLevel, Household, Unit
 from consultation.areas.services import create_area, create_household
 from consultation.policy import Actor, Grant
-from web.database import make_engine, make_sessionmaker
+from web.composition import build_services
+from web.database import make_engine, make_sessionmaker, make_write_sessionmaker
 from web.settings import Settings
 
 DEMO_PASSWORD = "yishiting2026"  # noqa: S105 - printed for the demo on purpose
@@ -54,6 +55,12 @@ async def load_demo(settings: Settings, *, force: bool = False) -> int:
                 return 0
             logins = await build_demo(session)
             await session.commit()
+        # The demo inserts in bulk; one full reindex makes it searchable (Meilisearch or the fallback).
+        services = build_services(settings, make_write_sessionmaker(engine))
+        try:
+            print(f"indexed {await services.reindex()} documents for search")
+        finally:
+            await services.close()
     finally:
         await engine.dispose()
     print_logins(logins)
