@@ -4,6 +4,7 @@ from consultation import audit, outbox, search_index  # noqa: F401
 from consultation.accounts import models as accounts_models  # noqa: F401
 from consultation.areas import models as areas_models  # noqa: F401
 from consultation.db import Base
+from consultation.deliberation import models as deliberation_models  # noqa: F401
 from consultation.notifications import models as notifications_models  # noqa: F401
 
 metadata = Base.metadata

@@ -20,7 +20,7 @@ from consultation.db import Base, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 25
+MAX_ATTEMPTS = 200  # about four days at the 30-minute cap: outlives any planned outage
 MAX_BACKOFF = timedelta(minutes=30)
 
 
@@ -56,9 +56,12 @@ def backoff(attempts: int) -> timedelta:
 class OutboxWorker:
     """Drains the outbox. Handlers receive the payload and open their own sessions if needed."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], handlers: dict[str, Handler]):
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], handlers: dict[str, Handler], *,
+                 private_topics: frozenset[str] = frozenset()):
         self.sessionmaker = sessionmaker
         self.handlers = handlers
+        # Payloads of these topics (one-time codes, addresses) are erased once delivered or given up.
+        self.private_topics = private_topics
 
     async def _claim(self, session: AsyncSession, batch: int) -> list[OutboxMessage]:
         query = (
@@ -79,12 +82,17 @@ class OutboxWorker:
         """Process one batch; returns how many rows were handled (successfully or not)."""
         async with self.sessionmaker() as session:
             if session.get_bind().dialect.name == "postgresql":
-                # Rows stay locked (SKIP LOCKED) while their handlers run, so parallel workers never share one.
-                async with session.begin():
-                    messages = await self._claim(session, batch)
-                    for message in messages:
-                        await self._record(session, message, await self._outcome(message))
-                    return len(messages)
+                # One row per transaction: it stays locked (SKIP LOCKED) while its handler runs, so parallel
+                # workers never share one, and a crash repeats at most the side effect in flight.
+                handled = 0
+                while handled < batch:
+                    async with session.begin():
+                        claimed = await self._claim(session, 1)
+                        if not claimed:
+                            break
+                        await self._record(session, claimed[0], await self._outcome(claimed[0]))
+                        handled += 1
+                return handled
             # SQLite has one worker. A read transaction held across the handlers would make the final
             # UPDATE fail whenever anything else (a request, a handler) wrote meanwhile (WAL snapshot),
             # so claim, run and record in separate short transactions.
@@ -97,6 +105,9 @@ class OutboxWorker:
             return len(messages)
 
     async def _record(self, session: AsyncSession, message: OutboxMessage, values: dict[str, Any]) -> None:
+        finished = "processed_at" in values or "failed_at" in values
+        if finished and message.topic in self.private_topics:
+            values = {**values, "payload": {"erased": True}}
         await session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
 
     async def _outcome(self, message: OutboxMessage) -> dict[str, Any]:

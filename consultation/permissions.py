@@ -2,3 +2,4 @@
 
 from consultation.accounts import policy as accounts_policy  # noqa: F401
 from consultation.areas import policy as areas_policy  # noqa: F401
+from consultation.deliberation import policy as deliberation_policy  # noqa: F401

@@ -11,6 +11,23 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE_NOISE = re.compile(r"[\s\-()（）]")
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def parse_id(raw: str | None) -> int | None:
+    """A positive database id or page number from user input; anything else (huge, negative, text) is None."""
+    if raw is None or not raw.strip().isdigit() or len(raw.strip()) > 10:
+        return None
+    number = int(raw)
+    return number if 0 < number <= MAX_ID else None
+
+
+def strip_control(text: str) -> str:
+    """Drop control characters (NUL and friends) that no form field needs and PostgreSQL refuses."""
+    return _CONTROL.sub("", text)
+
+
 def normalise_phone(raw: str) -> str | None:
     """A mainland mobile number as 11 digits, accepting +86/0086 and spaces or dashes."""
     digits = _PHONE_NOISE.sub("", raw.strip())

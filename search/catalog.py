@@ -1,4 +1,4 @@
-"""The document types searchable today: areas and public profiles. A later capability writes its
+"""The document types searchable today: areas, public profiles and deliberation topics. A later capability writes its
 own ``DocumentType`` (in its own module) and adds it to ``build_registry``; nothing else changes.
 
 Public profiles contain only what anyone may see: the public name (``public_name``, masked unless
@@ -17,19 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from consultation.accounts.display import public_name
-from consultation.accounts.models import Role, RoleGrant, User
+from consultation.accounts.models import ROLE_LABELS, Role, RoleGrant, User
 from consultation.areas.models import LEVEL_LABELS, Area, AreaLevel, Unit
+from consultation.deliberation.models import CATEGORY_LABELS, STATE_LABELS, Category, Topic, TopicState
 from consultation.errors import N_
 from search.documents import DocumentType, Registry, SearchDoc
 
 PUBLIC_ROLES = (Role.worker, Role.representative, Role.unit_staff, Role.drafter)
-ROLE_LABELS = {
-    Role.resident: N_("Resident"),
-    Role.worker: N_("Community worker"),
-    Role.representative: N_("People's congress representative"),
-    Role.unit_staff: N_("Responsible unit staff"),
-    Role.drafter: N_("Legislative staff"),
-}
 # Index vocabulary in the content language, so that "人大代表" finds representatives. Searchable, never shown.
 ROLE_WORDS = {
     Role.resident: "居民",
@@ -143,11 +137,46 @@ def profile_badges(attributes: dict[str, Any]) -> list[str]:
     return [ROLE_LABELS[role] for role in attributes.get("roles", []) if role in ROLE_LABELS]
 
 
+async def build_topics(session: AsyncSession, ids: Sequence[int]) -> list[SearchDoc]:
+    """Topics are public in every state (a merged or declined one still says why)."""
+    topics = (await session.scalars(select(Topic).where(Topic.id.in_(ids)))).all()
+    places = await _areas_by_id(session, {t.area_id for t in topics})
+    known = await _areas_by_id(session, {i for area in places.values() for i in area.ancestor_ids})
+    documents = []
+    for topic in topics:
+        chain = places[topic.area_id].ancestor_ids if topic.area_id in places else []
+        documents.append(SearchDoc(
+            doc_type="topic", object_id=topic.id, title=topic.title,
+            body=" ".join(filter(None, [topic.place, topic.description])),
+            url=f"/topics/{topic.id}", area_ids=chain, district_id=_district_of(chain, known),
+            attributes={"state": topic.state.value, "category": topic.category.value},
+            created_at=topic.created_at,
+        ))
+    return documents
+
+
+async def topic_ids(session: AsyncSession, size: int) -> AsyncIterator[list[int]]:
+    async for chunk in id_chunks(session, Topic.id, size=size):
+        yield chunk
+
+
+def topic_badges(attributes: dict[str, Any]) -> list[str]:
+    badges = []
+    if attributes.get("state") in TopicState.__members__:
+        badges.append(STATE_LABELS[TopicState(attributes["state"])])
+    if attributes.get("category") in Category.__members__:
+        badges.append(CATEGORY_LABELS[Category(attributes["category"])])
+    return badges
+
+
 AREAS = DocumentType(name="area", label=N_("Areas"), build=build_areas, all_ids=area_ids, facets=("level",),
                      badges=area_badges)
 PROFILES = DocumentType(name="profile", label=N_("People"), build=build_profiles, all_ids=profile_ids,
                         facets=("roles",), badges=profile_badges)
 
+TOPICS = DocumentType(name="topic", label=N_("Topics"), build=build_topics, all_ids=topic_ids,
+                      facets=("state", "category"), badges=topic_badges)
+
 
 def build_registry() -> Registry:
-    return Registry(AREAS, PROFILES)
+    return Registry(AREAS, PROFILES, TOPICS)

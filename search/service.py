@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation.areas.models import Area
+from consultation.validation import parse_id, strip_control
 from search import fallback
 from search.client import MeiliGateway, MeiliUnavailable
 from search.documents import Registry
@@ -21,22 +22,14 @@ from search.text import MARK_END, MARK_START, MAX_QUERY_CHARS, marked, normalise
 log = logging.getLogger(__name__)
 
 
-def _positive_int(value: str | None) -> int | None:
-    try:
-        number = int(value or "")
-    except ValueError:
-        return None
-    return number if number > 0 else None
-
-
 def parse_query(params: Mapping[str, str], registry: Registry) -> SearchQuery:
     """Query-string parameters ``q``, ``type``, ``area`` and ``page``; anything invalid is ignored."""
     doc_type = params.get("type") or None
     return SearchQuery(
-        text=normalise(params.get("q", ""))[:MAX_QUERY_CHARS],
+        text=normalise(strip_control(params.get("q", "")))[:MAX_QUERY_CHARS],
         doc_type=doc_type if doc_type in registry else None,
-        area_id=_positive_int(params.get("area")),
-        page=min(_positive_int(params.get("page")) or 1, MAX_PAGE),
+        area_id=parse_id(params.get("area")),
+        page=min(parse_id(params.get("page")) or 1, MAX_PAGE),
     )
 
 

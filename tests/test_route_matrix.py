@@ -50,6 +50,13 @@ ROUTES: dict[str, str] = {
     "/admin/units": "admin", "/admin/roles": "admin", "/admin/roles/find": "admin",
     "/admin/roles/users/{user_id:int}": "admin", "/admin/roles/users/{user_id:int}/grant": "admin",
     "/admin/roles/users/{user_id:int}/grants/{grant_id:int}/revoke": "admin",
+    "/api/v1/topics/similar": "public", "/topics/{topic_id:int}": "public_missing",
+    "/topics/new": "signed_in_missing", "/topics/{topic_id:int}/cosign": "signed_in_missing",
+    "/topics/{topic_id:int}/follow": "signed_in_missing", "/topics/{topic_id:int}/unfollow": "signed_in_missing",
+    "/topics/{topic_id:int}/advance": "signed_in_missing", "/my/topics": "signed_in",
+    "/worker/triage": "console", "/worker/triage/{topic_id:int}": "console_missing",
+    "/worker/triage/{topic_id:int}/{action:str}": "console_missing",
+    "/worker/communities/{community_id:int}/cosign-threshold": "worker_of_a",
 }
 
 
@@ -58,12 +65,17 @@ def expected(kind: str, role: str) -> int | None:
     staff_refused = 303 if role == "anonymous" else 403
     if kind == "public":
         return 200
+    if kind == "public_missing":
+        return 404
     if kind == "auth":
         return 200 if role == "anonymous" else None  # signed-in visitors may be sent on
     if kind == "signed_in":
         return 303 if role == "anonymous" else 200
-    if kind == "console":
-        return 200 if role in {"worker_a", "worker_b", "admin"} else staff_refused
+    if kind == "signed_in_missing":  # signed in first, then the object (here missing) is looked up
+        return 303 if role == "anonymous" else 404
+    if kind in {"console", "console_missing"}:
+        allowed = 404 if kind == "console_missing" else 200
+        return allowed if role in {"worker_a", "worker_b", "admin"} else staff_refused
     if kind.startswith("worker_of_a"):
         if role in {"worker_a", "admin"}:
             return 404 if kind.endswith("_missing") else 200
@@ -110,6 +122,7 @@ def concrete(path: str, world: World) -> str:
         "area_id": world.city.community_a.id, "community_id": world.city.community_a.id,
         "household_id": world.city.households_a[1].id, "user_id": world.resident_id, "kind": "households",
         "event_id": 987654, "session_id": 987654, "notification_id": 987654, "grant_id": 987654,
+        "topic_id": 987654, "action": "accept",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)
 

@@ -19,7 +19,7 @@ from web import routes
 from web.composition import Services, build_services
 from web.database import make_engine, make_sessionmaker, make_write_sessionmaker
 from web.errors import EXCEPTION_HANDLERS
-from web.security import SecurityHeadersMiddleware
+from web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from web.settings import Settings, from_env
 from web.templating import STATIC_DIR, build_environment
 
@@ -65,6 +65,7 @@ def create_app(
         routes=[*routes.all_routes(), Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
         middleware=[
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+            Middleware(BodyLimitMiddleware),
             Middleware(GZipMiddleware, minimum_size=1024),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

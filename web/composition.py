@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from consultation.notifications.services import MESSAGE_TOPIC
 from consultation.outbox import Handler, OutboxWorker
 from consultation.search_index import SEARCH_INDEX_TOPIC
 from search.catalog import build_registry
@@ -43,5 +44,6 @@ def build_services(settings: Settings, sessionmaker: async_sessionmaker[AsyncSes
     indexer = Indexer(sessionmaker, registry, gateway)
     handlers: dict[str, Handler] = {SEARCH_INDEX_TOPIC: indexer.handle}
     handlers.update(message_handlers(settings, sessionmaker))  # message.send: codes and email
-    return Services(settings=settings, worker=OutboxWorker(sessionmaker, handlers),
+    worker = OutboxWorker(sessionmaker, handlers, private_topics=frozenset({MESSAGE_TOPIC}))
+    return Services(settings=settings, worker=worker,
                     search=SearchService(registry, gateway), indexer=indexer)

@@ -14,6 +14,8 @@ from consultation.accounts.passwords import hash_password
 from consultation.accounts.services import verify_resident
 from consultation.areas.models import Area, AreaLevel, Household, Unit
 from consultation.areas.services import create_area, create_household
+from consultation.deliberation import services as deliberation
+from consultation.deliberation.models import CommunitySettings, TopicState
 from consultation.policy import Actor, Grant
 from web.composition import build_services
 from web.database import make_engine, make_sessionmaker, make_write_sessionmaker
@@ -129,6 +131,7 @@ async def build_demo(session: AsyncSession, seed: int = 20261126) -> list[DemoLo
                         await verify_resident(session, worker_actor, resident, households[index * 7],
                                               rng.choice(list(VerificationMethod)))
     await session.flush()
+    await _demo_topics(session)
     # Only a handful of residents are printed: the rest follow the same number pattern.
     residents = [login for login in logins if login.role == "resident"]
     others = [login for login in logins if login.role != "resident"]
@@ -153,3 +156,56 @@ async def _households(session: AsyncSession, rng: random.Random, community: Area
         )
         households.append(household)
     return households
+
+
+# Topics per community: (title, category, description, state to leave it in, triage note or reason).
+DEMO_TOPICS = {
+    "多福巷社区": [
+        ("北门电动车充电桩不够用", "charging", "北门只有4个充电桩，晚上经常排队，有人从楼上拉飞线充电，存在火灾隐患。",
+         TopicState.collecting, ""),
+        ("3号楼楼道灯坏了", "public_facilities", "3号楼2单元楼道灯坏了两周，晚上漆黑，老人上下楼很危险。",
+         TopicState.triage, ""),
+        ("1号院加装电梯意向征集", "lifts", "1号院6层老楼没有电梯，想了解各户加装电梯的意愿和费用分摊。",
+         TopicState.deliberating, "列入下月小院议事会议程。"),
+        ("楼下广场舞音响太吵", "neighbours", "每天晚上8点到10点音响声音很大，影响休息。",
+         TopicState.declined, "已与舞蹈队协商，音量和时间已调整，不再单独立项。"),
+        ("胡同口路面塌陷", "parking", "胡同口市政路面塌陷一个坑，车辆经过很危险。",
+         TopicState.referred, "属于市政道路，由区城管委负责维修。"),
+    ],
+    "韶九社区": [
+        ("垃圾分类桶站异味大", "sanitation", "2号楼前的桶站夏天异味很大，希望增加清运次数。",
+         TopicState.collecting, ""),
+        ("增设非机动车停车棚", "parking", "自行车随意停放堵塞消防通道，希望在空地增设车棚。",
+         TopicState.deliberating, "列入本季度议事会议程。"),
+    ],
+}
+
+
+async def _demo_topics(session: AsyncSession) -> None:
+    """Topics in several states in two communities, raised and co-signed through the services."""
+    for community_name, topics in DEMO_TOPICS.items():
+        community = await session.scalar(select(Area).where(Area.name == community_name,
+                                                            Area.level == AreaLevel.community))
+        assert community is not None
+        session.add(CommunitySettings(community_id=community.id, cosign_threshold=2))
+        worker_id = await session.scalar(select(RoleGrant.user_id).where(
+            RoleGrant.role == Role.worker, RoleGrant.area_id == community.id))
+        worker = Actor(user_id=worker_id, grants=(Grant(Role.worker, community.path),))
+        people = (await session.scalars(select(User).where(User.home_area_id == community.id,
+                                                           User.id != worker_id).order_by(User.id))).all()
+        residents = [Actor(user_id=p.id, verified=p.verified_at is not None, home_area_path=community.path,
+                           grants=(Grant(Role.resident, community.path),)) for p in people]
+        verified = [r for r in residents if r.verified]
+        for index, (title, category, description, state, note) in enumerate(topics):
+            author = residents[index % len(residents)]
+            topic = await deliberation.propose(session, author, community, title=title, description=description,
+                                               category=category)
+            cosigners = [r for r in verified if r.user_id != author.user_id]
+            for cosigner in cosigners[: 1 if state is TopicState.collecting else 2]:
+                await deliberation.cosign(session, cosigner, topic)
+            if state is TopicState.deliberating:
+                await deliberation.accept(session, worker, topic, note)
+            elif state is TopicState.declined:
+                await deliberation.decline(session, worker, topic, note)
+            elif state is TopicState.referred:
+                await deliberation.refer(session, worker, topic, note, "12345市民服务热线")

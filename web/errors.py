@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -45,6 +46,8 @@ TITLES = {
     500: i18n.N_("Something went wrong"),
 }
 HTTP_MESSAGES = {
+    400: i18n.N_("The form could not be read. Go back, check it and send it again."),
+    413: i18n.N_("What you sent is too large. Files may be at most 2 MB."),
     404: i18n.N_("The page or object you asked for does not exist."),
     405: i18n.N_("This address does not accept that kind of request."),
     500: i18n.N_("An unexpected error happened on our side. It has been logged; please try again later."),
@@ -102,6 +105,14 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 500, i18n.gettext(HTTP_MESSAGES[500]))
 
 
+async def integrity_error(request: Request, exc: Exception) -> Response:
+    """Two requests raced to create the same thing (a double submit): the first won, nothing doubled."""
+    log.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
+    ensure_locale(request)
+    return error_response(request, 409, i18n.gettext(
+        "This was already saved, perhaps by a second click. Reload the page to see the current state."))
+
+
 async def login_required(request: Request, exc: Exception) -> Response:
     ensure_locale(request)
     if wants_json(request):
@@ -114,6 +125,7 @@ async def login_required(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     LoginRequired: login_required,
+    IntegrityError: integrity_error,
     DomainError: domain_error,
     HTTPException: http_error,
     Exception: server_error,

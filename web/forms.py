@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from consultation.errors import ValidationFailed
+from consultation.validation import parse_id, strip_control
 from web.templating import field_errors, render
 
 MAX_FIELD_CHARS = 20_000
@@ -17,7 +18,7 @@ MAX_FIELD_CHARS = 20_000
 async def form_fields(request: Request) -> dict[str, str]:
     """Text fields of a submitted form (files are read separately); the CSRF token is dropped."""
     form = await request.form()
-    return {k: v[:MAX_FIELD_CHARS] for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    return {k: strip_control(v[:MAX_FIELD_CHARS]) for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
 
 
 async def upload(request: Request, name: str) -> UploadFile | None:
@@ -44,7 +45,5 @@ def redirect(url: str) -> RedirectResponse:
 
 
 def int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
+    """An id or page number from a form or query string (bounded: never overflows the database)."""
+    return parse_id(value)

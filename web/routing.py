@@ -13,12 +13,23 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from consultation.errors import N_, Forbidden
 from web.context import Ctx, load_context
+
+
+class BoundedIntConvertor(IntegerConvertor):
+    """``{x:int}`` path parameters: at most 9 digits, so an id never overflows a database integer."""
+
+    regex = "[0-9]{1,9}"
+
+
+# Registered before any route is built, so it replaces Starlette's unbounded "int" everywhere.
+register_url_convertor("int", BoundedIntConvertor())
 
 Handler = Callable[[Request, Ctx], Awaitable[Response]]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -92,7 +103,7 @@ async def check_csrf(request: Request, ctx: Ctx) -> None:
     if supplied is None:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()
+            form = await request.form(max_files=5, max_fields=300)
             value = form.get(CSRF_FIELD)
             supplied = value if isinstance(value, str) else None
     cookie = request.cookies.get("ycsrf")

@@ -45,8 +45,9 @@ class Settings:
 
     @property
     def dev_tools(self) -> bool:
-        """The development-only pages (local message outbox) exist only outside production."""
-        return not self.production
+        """The development-only pages (local message outbox): never in production, and only while codes
+        go to that local outbox rather than a real sender."""
+        return not self.production and self.code_sender == "dev"
 
     def validate(self) -> Settings:
         if self.environment not in {"development", "test", "production"}:

@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 
 from consultation import policy
 from consultation.accounts.display import mask_name, mask_phone, public_name
+from consultation.accounts.models import ROLE_LABELS, Role
 from consultation.errors import Message
 from web import i18n
 from web.context import ELDERLY_COOKIE, LANG_COOKIE, Ctx
@@ -51,6 +52,7 @@ def build_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
         locales=i18n.LOCALES,
         locale_names=i18n.LOCALE_NAMES,
         public_name=public_name,
+        role_label=lambda role: i18n.gettext(ROLE_LABELS[Role(role)]),
         mask_name=mask_name,
         mask_phone=mask_phone,
     )
@@ -85,7 +87,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "elderly": ctx.elderly if ctx else request.cookies.get(ELDERLY_COOKIE) == "1",
         "flashes": ctx.flashes if ctx else [],
         "unread_notifications": ctx.unread_notifications if ctx else 0,
-        "settings": request.app.state.settings,
+        "dev_tools": request.app.state.settings.dev_tools,
         "can": lambda name, obj=None: policy.can(actor, name, obj),
         "url_for": lambda name, **params: str(request.url_for(name, **params)),
         "errors": {},

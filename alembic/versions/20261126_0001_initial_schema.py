@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 14:34:57.307764
+Create Date: 2026-11-26 15:58:00.932263
 """
 
 from collections.abc import Sequence
@@ -108,6 +108,16 @@ def upgrade() -> None:
         batch_op.create_index("ix_search_document_district", ["district_id"], unique=False)
 
     op.create_table(
+        "community_settings",
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("cosign_threshold", sa.Integer(), nullable=False),
+        sa.CheckConstraint("cosign_threshold >= 1", name=op.f("ck_community_settings_cosign_threshold_positive")),
+        sa.ForeignKeyConstraint(
+            ["community_id"], ["area.id"], name=op.f("fk_community_settings_community_id_area"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("community_id", name=op.f("pk_community_settings")),
+    )
+    op.create_table(
         "household",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("community_id", sa.Integer(), nullable=False),
@@ -165,8 +175,6 @@ def upgrade() -> None:
         sa.Column("home_area_id", sa.Integer(), nullable=True),
         sa.Column("household_id", sa.Integer(), nullable=True),
         sa.Column("verified_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("failed_logins", sa.Integer(), nullable=False),
-        sa.Column("locked_until", consultation.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
@@ -364,6 +372,194 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_role_grant_unit_id"), ["unit_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_role_grant_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "topic",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("area_id", sa.Integer(), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("title", sa.String(length=60), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column(
+            "category",
+            sa.Enum(
+                "sanitation",
+                "parking",
+                "lifts",
+                "charging",
+                "property_services",
+                "public_facilities",
+                "neighbours",
+                "other",
+                name="category",
+                native_enum=False,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("place", sa.String(length=120), nullable=True),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "proposed",
+                "collecting",
+                "triage",
+                "deliberating",
+                "deciding",
+                "decided_agreed",
+                "decided_not_agreed",
+                "publicised",
+                "in_action",
+                "evaluated",
+                "declined",
+                "referred",
+                "merged",
+                name="topicstate",
+                native_enum=False,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("cosign_count", sa.Integer(), nullable=False),
+        sa.Column("merged_into_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("publicity_ends_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("cosign_count >= 0", name=op.f("ck_topic_cosign_count_positive")),
+        sa.ForeignKeyConstraint(["area_id"], ["area.id"], name=op.f("fk_topic_area_id_area"), ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["user_account.id"], name=op.f("fk_topic_author_id_user_account"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["community_id"], ["area.id"], name=op.f("fk_topic_community_id_area"), ondelete="RESTRICT"
+        ),
+        sa.ForeignKeyConstraint(
+            ["merged_into_id"], ["topic.id"], name=op.f("fk_topic_merged_into_id_topic"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_topic")),
+    )
+    with op.batch_alter_table("topic", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_topic_area_id"), ["area_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_topic_author_id"), ["author_id"], unique=False)
+        batch_op.create_index("ix_topic_community_state", ["community_id", "state"], unique=False)
+        batch_op.create_index(batch_op.f("ix_topic_created_at"), ["created_at"], unique=False)
+
+    op.create_table(
+        "topic_cosign",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("topic_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topic.id"], name=op.f("fk_topic_cosign_topic_id_topic"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user_account.id"], name=op.f("fk_topic_cosign_user_id_user_account"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_topic_cosign")),
+        sa.UniqueConstraint("topic_id", "user_id", name=op.f("uq_topic_cosign_topic_id_user_id")),
+    )
+    with op.batch_alter_table("topic_cosign", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_topic_cosign_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "topic_follow",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("topic_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topic.id"], name=op.f("fk_topic_follow_topic_id_topic"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user_account.id"], name=op.f("fk_topic_follow_user_id_user_account"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_topic_follow")),
+        sa.UniqueConstraint("topic_id", "user_id", name=op.f("uq_topic_follow_topic_id_user_id")),
+    )
+    with op.batch_alter_table("topic_follow", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_topic_follow_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "topic_transition",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("topic_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "from_state",
+            sa.Enum(
+                "proposed",
+                "collecting",
+                "triage",
+                "deliberating",
+                "deciding",
+                "decided_agreed",
+                "decided_not_agreed",
+                "publicised",
+                "in_action",
+                "evaluated",
+                "declined",
+                "referred",
+                "merged",
+                name="topicstate",
+                native_enum=False,
+                length=24,
+            ),
+            nullable=True,
+        ),
+        sa.Column(
+            "to_state",
+            sa.Enum(
+                "proposed",
+                "collecting",
+                "triage",
+                "deliberating",
+                "deciding",
+                "decided_agreed",
+                "decided_not_agreed",
+                "publicised",
+                "in_action",
+                "evaluated",
+                "declined",
+                "referred",
+                "merged",
+                name="topicstate",
+                native_enum=False,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "actor_role",
+            sa.Enum(
+                "proposer", "resident", "worker", "admin", "system", name="actorrole", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("referred_to", sa.String(length=120), nullable=True),
+        sa.Column("target_topic_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"],
+            ["user_account.id"],
+            name=op.f("fk_topic_transition_actor_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["target_topic_id"],
+            ["topic.id"],
+            name=op.f("fk_topic_transition_target_topic_id_topic"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topic.id"], name=op.f("fk_topic_transition_topic_id_topic"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_topic_transition")),
+    )
+    with op.batch_alter_table("topic_transition", schema=None) as batch_op:
+        batch_op.create_index("ix_topic_transition_topic", ["topic_id", "created_at"], unique=False)
+
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "sqlite":  # search fallback full-text index, unmanaged by Alembic
         op.execute(
@@ -375,6 +571,25 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE IF EXISTS search_fts")
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("topic_transition", schema=None) as batch_op:
+        batch_op.drop_index("ix_topic_transition_topic")
+
+    op.drop_table("topic_transition")
+    with op.batch_alter_table("topic_follow", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_topic_follow_user_id"))
+
+    op.drop_table("topic_follow")
+    with op.batch_alter_table("topic_cosign", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_topic_cosign_user_id"))
+
+    op.drop_table("topic_cosign")
+    with op.batch_alter_table("topic", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_topic_created_at"))
+        batch_op.drop_index("ix_topic_community_state")
+        batch_op.drop_index(batch_op.f("ix_topic_author_id"))
+        batch_op.drop_index(batch_op.f("ix_topic_area_id"))
+
+    op.drop_table("topic")
     with op.batch_alter_table("role_grant", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_role_grant_user_id"))
         batch_op.drop_index(batch_op.f("ix_role_grant_unit_id"))
@@ -419,6 +634,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_household_community_id"))
 
     op.drop_table("household")
+    op.drop_table("community_settings")
     with op.batch_alter_table("search_document", schema=None) as batch_op:
         batch_op.drop_index("ix_search_document_district")
 

@@ -18,10 +18,15 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consultation import audit
+from consultation import audit, counters
 from consultation.accounts.models import CodePurpose, OneTimeCode, User
 from consultation.accounts.passwords import hash_password
-from consultation.accounts.services import check_password_strength, find_by_identifier, revoke_all_sessions
+from consultation.accounts.services import (
+    check_password_strength,
+    find_by_identifier,
+    lockout_keys,
+    revoke_all_sessions,
+)
 from consultation.db import utcnow
 from consultation.errors import N_, Message, ValidationFailed, msg
 from consultation.notifications.services import EMAIL, SMS, notify, send_message
@@ -121,15 +126,13 @@ async def _consume(session: AsyncSession, destination: Destination, purpose: Cod
         .values(attempts=OneTimeCode.attempts + 1)
         .execution_options(synchronize_session=False)
     )
+    # One answer for every failure (unknown account, expired, wrong, used up), so codes reveal no accounts.
     if not getattr(counted, "rowcount", 0):
         await _failed(session, user, purpose, ip, "attempts_exhausted")
-        raise ValidationFailed({"code": msg("Too many wrong codes. Ask for a new code.")})
+        raise ValidationFailed({"code": msg(WRONG_OR_EXPIRED)})
     if not hmac.compare_digest(row.code_hash, code_hash(purpose, destination.value, code)):
-        left = MAX_CODE_ATTEMPTS - row.attempts - 1
         await _failed(session, user, purpose, ip, "wrong_code")
-        if left <= 0:
-            raise ValidationFailed({"code": msg("Too many wrong codes. Ask for a new code.")})
-        raise ValidationFailed({"code": msg("The code is not correct. Attempts left: {n}.", n=left)})
+        raise ValidationFailed({"code": msg(WRONG_OR_EXPIRED)})
     used = await session.execute(
         update(OneTimeCode).where(OneTimeCode.id == row.id, OneTimeCode.used_at.is_(None))
         .values(used_at=utcnow()).execution_options(synchronize_session=False)
@@ -178,8 +181,7 @@ async def reset_password(session: AsyncSession, data: PasswordReset, *, channels
     destination = parse_destination(data.identifier, channels=channels)
     user = await _consume(session, destination, CodePurpose.reset, data.code, ip=ip)
     user.password_hash = hash_password(data.password)
-    user.failed_logins = 0
-    user.locked_until = None
+    await counters.reset(session, *lockout_keys(user))  # a reset password also lifts a log-in lockout
     await session.flush()
     await revoke_all_sessions(session, user.id, ip=ip)
     await audit.record(session, "password.reset", "user", user.id, actor_id=user.id, ip=ip)

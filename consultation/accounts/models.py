@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consultation.areas.models import Area, Household, Unit
 from consultation.db import Base, TimestampMixin, utcnow
+from consultation.errors import N_
 
 
 class Role(enum.StrEnum):
@@ -17,6 +18,16 @@ class Role(enum.StrEnum):
     unit_staff = "unit_staff"
     drafter = "drafter"
     admin = "admin"
+
+
+ROLE_LABELS = {
+    Role.resident: N_("Resident"),
+    Role.worker: N_("Community worker"),
+    Role.representative: N_("People's congress representative"),
+    Role.unit_staff: N_("Responsible unit staff"),
+    Role.drafter: N_("Legislative staff"),
+    Role.admin: N_("Administrator"),
+}
 
 
 class VerificationMethod(enum.StrEnum):
@@ -39,8 +50,6 @@ class User(TimestampMixin, Base):
     home_area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id", ondelete="SET NULL"), index=True)
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id", ondelete="SET NULL"), index=True)
     verified_at: Mapped[datetime | None]
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
 
     home_area: Mapped[Area | None] = relationship(lazy="raise")

@@ -160,8 +160,6 @@ async def delete_account(session: AsyncSession, user: User, password: str, *, ip
     user.household_id = None
     user.verified_at = None
     user.elderly_mode = False
-    user.failed_logins = 0
-    user.locked_until = None
     user.deleted_at = utcnow()
     search_index.search_changed(session, "profile", [user.id])
     await session.flush()

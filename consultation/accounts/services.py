@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consultation import audit
+from consultation import audit, counters
 from consultation.accounts import policy as _policy  # noqa: F401 - registers this area's permissions
 from consultation.accounts.models import (
     AuthSession,
@@ -101,27 +101,35 @@ class LoginResult:
     error: Message | None
 
 
+def lockout_key(identifier: str) -> str:
+    kind = identifier_kind(identifier)
+    return f"loginfail:{kind[1] if kind else identifier.strip().lower()}"
+
+
+def lockout_keys(user: User) -> list[str]:
+    """Every failed-log-in counter of an account (by phone and by email)."""
+    return [lockout_key(value) for value in (user.phone, user.email) if value]
+
+
 async def authenticate(session: AsyncSession, identifier: str, password: str, *, ip: str | None) -> LoginResult:
-    """Check a password log-in; failures are counted and lock the account after a threshold."""
+    """Check a password log-in. Failures are counted per identifier, whether or not an account exists,
+    and lock further attempts for a while after a threshold: the answers never reveal which accounts exist."""
+    key = lockout_key(identifier)
+    failures, since = await counters.current(session, key, LOCKOUT_DURATION)
     user = await find_by_identifier(session, identifier)
-    now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        await audit.record(session, "login.locked", "user", user.id, ip=ip)
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+    if failures >= LOCKOUT_THRESHOLD and since is not None:
+        await audit.record(session, "login.locked", "user", user.id if user else None, ip=ip)
+        minutes = max(1, int((since + LOCKOUT_DURATION - utcnow()).total_seconds() // 60) + 1)
         return LoginResult(None, msg("Too many failed log-ins. The account is locked for {minutes} minutes.",
                                      minutes=minutes))
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= LOCKOUT_THRESHOLD:
-                user.locked_until = now + LOCKOUT_DURATION
-                user.failed_logins = 0
-                await audit.record(session, "login.lockout", "user", user.id, ip=ip)
+        failures, _ = await counters.hit(session, key, LOCKOUT_DURATION)
+        if failures == LOCKOUT_THRESHOLD:
+            await audit.record(session, "login.lockout", "user", user.id if user else None, ip=ip)
         await audit.record(session, "login.failed", "user", user.id if user else None, ip=ip,
                            after={"identifier_kind": (identifier_kind(identifier) or ("invalid",))[0]})
         return LoginResult(None, msg("The phone number, email or password is not correct."))
-    user.failed_logins = 0
-    user.locked_until = None
+    await counters.reset(session, key)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     await audit.record(session, "login.succeeded", "user", user.id, actor_id=user.id, ip=ip)

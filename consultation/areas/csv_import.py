@@ -106,7 +106,7 @@ def read_csv(filename: str | None, data: bytes, columns: tuple[str, ...]) -> lis
             "The file is not UTF-8 encoded. Save it as UTF-8 and upload it again.")) from None
     if "\x00" in text:
         raise CsvRejected(file_error=msg("This is not a CSV text file."))
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     rows: list[CsvRow] = []
     line_end = 0

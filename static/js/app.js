@@ -19,4 +19,52 @@
       });
     });
   });
+  // Similar topics under the title while a resident types a new topic (the form works without this).
+  var similarForm = document.querySelector("form[data-similar-topics]");
+  var similarBox = document.getElementById("similar-topics");
+  var similarTitle = similarForm && similarForm.querySelector("input[name=title]");
+  if (similarForm && similarBox && similarTitle && window.fetch) {
+    var similarTimer = null;
+    var lastQuery = "";
+    var showSimilar = function (hits) {
+      similarBox.textContent = "";
+      if (!hits.length) { similarBox.hidden = true; return; }
+      var heading = document.createElement("p");
+      heading.textContent = similarBox.dataset.heading;
+      var list = document.createElement("ul");
+      hits.forEach(function (hit) {
+        var item = document.createElement("li");
+        var link = document.createElement("a");
+        link.href = hit.url;
+        link.textContent = hit.title;
+        item.appendChild(link);
+        if (hit.badges.length) {
+          var badge = document.createElement("span");
+          badge.className = "badge";
+          badge.textContent = hit.badges[0];
+          item.appendChild(document.createTextNode(" "));
+          item.appendChild(badge);
+        }
+        list.appendChild(item);
+      });
+      similarBox.appendChild(heading);
+      similarBox.appendChild(list);
+      similarBox.hidden = false;
+    };
+    similarTitle.addEventListener("input", function () {
+      window.clearTimeout(similarTimer);
+      similarTimer = window.setTimeout(function () {
+        var query = similarTitle.value.trim();
+        if (query === lastQuery) { return; }
+        lastQuery = query;
+        if (query.length < 2) { showSimilar([]); return; }
+        var url = "/api/v1/topics/similar?area=" + encodeURIComponent(similarForm.dataset.similarTopics) +
+          "&q=" + encodeURIComponent(query);
+        window.fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+          .then(function (response) { return response.ok ? response.json() : { hits: [] }; })
+          .then(function (data) { if (query === lastQuery) { showSimilar(data.hits || []); } })
+          .catch(function () { showSimilar([]); });
+      }, 300);
+    });
+  }
 })();

@@ -65,3 +65,15 @@ async def test_unknown_topic_is_kept_not_dropped(db, sessionmaker) -> None:  # t
 def test_backoff_grows_and_is_capped() -> None:
     assert backoff(1) < backoff(2) < backoff(5)
     assert backoff(50) == timedelta(minutes=30)
+
+
+async def test_private_payloads_are_erased_once_delivered(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    async def deliver(payload: dict[str, Any]) -> None:
+        assert payload["params"]["code"] == "123456"
+
+    enqueue(db, "message.send", {"recipient": "13800000000", "params": {"code": "123456"}})
+    await db.commit()
+    await OutboxWorker(sessionmaker, {"message.send": deliver}, private_topics=frozenset({"message.send"})).drain()
+    row = await db.scalar(select(OutboxMessage).execution_options(populate_existing=True))
+    assert row is not None and row.processed_at is not None
+    assert row.payload == {"erased": True}  # no code or phone number left behind

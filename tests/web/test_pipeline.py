@@ -117,3 +117,28 @@ async def test_login_required_redirects_html_and_401s_api(app, client: WebClient
     assert response.headers["location"] == "/login?next=%2Fmembers-only%3Fx%3D1"
     response = await client.get("/api/v1/members-only")
     assert response.status_code == 401 and response.json()["error"]["status"] == 401
+
+
+@pytest.mark.parametrize("path", ["/areas/99999999999999999999999", "/areas/3000000000",
+                                  "/search?area=99999999999999999999&page=99999999999999999999",
+                                  "/notifications?page=99999999999999999999"])
+async def test_huge_ids_are_not_found_not_a_crash(client: WebClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code in {200, 303, 404}
+
+
+async def test_nul_characters_and_huge_identifiers_do_not_crash(client: WebClient) -> None:
+    for identifier in ("a\x00@b.cn", "x" * 5000 + "@example.org"):
+        response = await client.submit("/login", {"identifier": identifier, "password": "whatever-123"})
+        assert response.status_code == 422
+    response = await client.submit("/register", {"identifier": "13912345678", "display_name": "王\x00明",
+                                                 "home_area_id": "99999999999999999999", "password": "abc12345",
+                                                 "password_confirm": "abc12345"})
+    assert response.status_code == 422
+
+
+async def test_oversized_body_is_refused_with_a_translated_413(client: WebClient) -> None:
+    token = await client.csrf()
+    response = await client.post("/login", data={"csrf_token": token, "identifier": "x" * (4 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "提交的内容过大" in text_of(response.text)

@@ -70,7 +70,7 @@ async def login_submit(request: Request, ctx: Ctx) -> Response:
     form = await form_fields(request)
     identifier = form.get("identifier", "").strip()
     await limit(ctx, f"login:ip:{ctx.ip}", max_hits=20, per_seconds=300)
-    await limit(ctx, f"login:id:{identifier.lower()}", max_hits=10, per_seconds=300)
+    await limit(ctx, f"login:{accounts.lockout_key(identifier)}", max_hits=10, per_seconds=300)
     errors = {}
     if not identifier:
         errors["identifier"] = _("This field is required.")

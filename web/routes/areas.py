@@ -9,12 +9,13 @@ from starlette.responses import Response
 
 from consultation.accounts import queries as account_queries
 from consultation.accounts import services as accounts
-from consultation.accounts.models import Role, User
+from consultation.accounts.models import ROLE_LABELS, Role, User
 from consultation.areas import csv_import, roles
 from consultation.areas import queries as area_queries
 from consultation.areas import services as areas
 from consultation.areas.models import Area, AreaLevel, Unit
-from consultation.errors import N_, InvalidState, Message, ValidationFailed, msg
+from consultation.deliberation import queries as topic_queries
+from consultation.errors import InvalidState, Message, ValidationFailed, msg
 from web.auth import require_permission
 from web.context import Ctx
 from web.forms import form_fields, int_or_none, invalid_form, redirect, upload
@@ -25,14 +26,6 @@ from web.templating import render
 
 routes = RouteTable()
 
-ROLE_LABELS = {
-    Role.resident: N_("Resident"),
-    Role.worker: N_("Community worker"),
-    Role.representative: N_("People's congress representative"),
-    Role.unit_staff: N_("Responsible unit staff"),
-    Role.drafter: N_("Legislative drafter"),
-    Role.admin: N_("Administrator"),
-}
 ROW_ERRORS_SHOWN = 200
 
 
@@ -79,6 +72,7 @@ async def area_page(request: Request, ctx: Ctx) -> Response:
         "trail": await area_queries.ancestors(ctx.db, area),
         "children": await area_queries.children_with_counts(ctx.db, area),
         "household_total": await area_queries.household_count(ctx.db, area),
+        "topic_groups": await topic_queries.area_topics(ctx.db, area),
     })
 
 
@@ -251,7 +245,7 @@ async def roles_index(request: Request, ctx: Ctx) -> Response:
 
 
 async def _roles_context(ctx: Ctx) -> dict[str, Any]:
-    return {"grants": await area_queries.staff_grants(ctx.db), "role_labels": ROLE_LABELS}
+    return {"grants": await area_queries.staff_grants(ctx.db)}
 
 
 @routes.post("/admin/roles/find", name="admin_roles_find")
@@ -280,7 +274,6 @@ async def _person_context(ctx: Ctx, person: User) -> dict[str, Any]:
     return {
         "person": person,
         "person_grants": await account_queries.grants_of(ctx.db, person.id),
-        "role_labels": ROLE_LABELS,
         "role_options": [(role.value, _(label)) for role, label in ROLE_LABELS.items()],
         "area_options": [(area.id, label) for area, label in await area_queries.area_choices(ctx.db)],
         "unit_options": [(unit.id, unit.name) for unit in await area_queries.units(ctx.db)],

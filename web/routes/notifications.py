@@ -20,7 +20,7 @@ routes = RouteTable()
 async def centre(request: Request, ctx: Ctx) -> Response:
     if ctx.user is None:
         raise LoginRequired()
-    page = max(int_or_none(request.query_params.get("page")) or 1, 1)
+    page = min(int_or_none(request.query_params.get("page")) or 1, 1000)
     items, more = await queries.inbox(ctx.db, ctx.user.id, page=page)
     return render(request, "notifications/index.html", {"items": items, "page": page, "more": more})
 

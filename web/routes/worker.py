@@ -35,6 +35,8 @@ METHOD_LABELS = {
     VerificationMethod.household_register: N_("From the household register"),
     VerificationMethod.csv_import: N_("From an imported list (CSV)"),
 }
+# A CSV list is recorded as such by the bulk import only: the manual form offers what a worker can check.
+MANUAL_METHODS = (VerificationMethod.in_person, VerificationMethod.household_register)
 HOUSEHOLDS_PER_PAGE = 50
 HOUSEHOLD_CHOICES = 200
 RESULTS_SHOWN = 200
@@ -86,7 +88,7 @@ async def _verify_context(ctx: Ctx, resident: User, community: Area, search: str
         "search": search,
         "household_options": [(h.id, h.address) for h in choices],
         "household_total": total,
-        "method_options": [(method.value, _(label)) for method, label in METHOD_LABELS.items()],
+        "method_options": [(method.value, _(METHOD_LABELS[method])) for method in MANUAL_METHODS],
     }
 
 
@@ -105,7 +107,7 @@ async def verify_submit(request: Request, ctx: Ctx) -> Response:
         household = None
     if household is None:
         errors["household_id"] = msg("Choose the resident's household in {community}.", community=community.name)
-    method = VerificationMethod(form["method"]) if form.get("method") in VerificationMethod.__members__ else None
+    method = next((m for m in MANUAL_METHODS if m.value == form.get("method")), None)
     if method is None:
         errors["method"] = msg("Choose how you checked the resident's residence.")
     note = form.get("note", "").strip()

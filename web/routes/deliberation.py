@@ -1,0 +1,291 @@
+"""Neighbourhood deliberation pages: propose a topic, the topic page (co-sign, follow, timeline,
+the worker's next step), "my topics", the workers' triage queue, and similar topics as JSON."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from consultation.areas import queries as area_queries
+from consultation.areas.models import Area, AreaLevel
+from consultation.deliberation import policy, rules
+from consultation.deliberation import queries as topics
+from consultation.deliberation import services as deliberation
+from consultation.deliberation.models import (
+    CATEGORY_LABELS,
+    DESCRIPTION_MAX,
+    PLACE_MAX,
+    REASON_MAX,
+    REFERRED_TO_MAX,
+    TITLE_MAX,
+    Topic,
+    TopicState,
+)
+from consultation.errors import Forbidden, NotFound, ValidationFailed, msg
+from search.results import SearchQuery
+from search.service import SearchService
+from search.text import MAX_QUERY_CHARS, normalise
+from web.auth import require_permission, require_user
+from web.context import Ctx
+from web.forms import form_fields, int_or_none, invalid_form, redirect
+from web.i18n import TIMEZONE, translate
+from web.i18n import gettext as _
+from web.routes.areas import renamed
+from web.routing import RouteTable
+from web.templating import render
+
+routes = RouteTable()
+SIMILAR_LIMIT = 5
+LIMITS = {"title_max": TITLE_MAX, "description_max": DESCRIPTION_MAX, "place_max": PLACE_MAX,
+          "reason_max": REASON_MAX, "referred_to_max": REFERRED_TO_MAX}
+
+
+def category_options() -> list[tuple[str, str]]:
+    return [(category.value, _(label)) for category, label in CATEGORY_LABELS.items()]
+
+
+async def _topic(request: Request, ctx: Ctx) -> Topic:
+    return await topics.get_topic(ctx.db, request.path_params["topic_id"])
+
+
+# --- proposing -----------------------------------------------------------------------------------
+
+async def _community(request: Request, ctx: Ctx) -> Area:
+    area_id = int_or_none(request.query_params.get("area"))
+    area = await ctx.db.get(Area, area_id) if area_id else None
+    if area is None or area.level is not AreaLevel.community:
+        raise NotFound()
+    return area
+
+
+async def _propose_context(ctx: Ctx, community: Area) -> dict[str, Any]:
+    compounds = await area_queries.compounds_of(ctx.db, community)
+    return {"community": community, "category_options": category_options(),
+            "compound_options": [(c.id, c.name) for c in compounds], **LIMITS}
+
+
+async def _may_propose(ctx: Ctx, community: Area) -> None:
+    require_user(ctx)
+    if (problem := policy.propose_problem(ctx.actor, community)) is not None:
+        raise Forbidden(problem)
+
+
+@routes.get("/topics/new", name="topic_new")
+async def propose_form(request: Request, ctx: Ctx) -> Response:
+    require_user(ctx)
+    community = await _community(request, ctx)
+    await _may_propose(ctx, community)
+    return render(request, "deliberation/new.html", await _propose_context(ctx, community))
+
+
+@routes.post("/topics/new", name="topic_new_submit")
+async def propose_submit(request: Request, ctx: Ctx) -> Response:
+    require_user(ctx)
+    community = await _community(request, ctx)
+    await _may_propose(ctx, community)
+    form = await form_fields(request)
+    compound_id = int_or_none(form.get("compound_id"))
+    compound = await ctx.db.get(Area, compound_id) if compound_id else None
+    try:
+        topic = await deliberation.propose(
+            ctx.db, ctx.actor, community, title=form.get("title", ""), description=form.get("description", ""),
+            category=form.get("category", ""), compound=compound, place=form.get("place", ""))
+    except ValidationFailed as exc:
+        return invalid_form(request, "deliberation/new.html", form, exc, await _propose_context(ctx, community))
+    ctx.flash(_("Your topic was published. Verified neighbours can now co-sign it."))
+    return redirect(f"/topics/{topic.id}")
+
+
+# --- the topic page ------------------------------------------------------------------------------
+
+def parse_day_end(raw: str) -> datetime | None:
+    """A ``YYYY-MM-DD`` date as the end of that day in China Standard Time (``None`` if invalid)."""
+    try:
+        day = date.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=TIMEZONE) - timedelta(seconds=1)
+
+
+async def _topic_context(ctx: Ctx, topic: Topic) -> dict[str, Any]:
+    viewer = await topics.viewer_of(ctx.db, topic, ctx.actor.user_id)
+    can_advance = policy.can_advance(ctx.actor, topic)
+    steps = rules.next_steps(topic.state, rules.By.WORKER) if can_advance else []
+    return {
+        "topic": topic,
+        "timeline": await topics.timeline(ctx.db, topic),
+        "viewer": viewer,
+        "cosign_problem": policy.cosign_problem(ctx.actor, topic) if ctx.user and not viewer.cosigned else None,
+        "threshold": await deliberation.cosign_threshold(ctx.db, topic.community_id),
+        "five_steps": rules.FIVE_STEPS,
+        "current_step": rules.five_step_index(topic.state),
+        "advance_options": [(s.target.value, _(s.label)) for s in steps],
+        "needs_publicity_date": any(s.target is TopicState.publicised for s in steps),
+        "can_triage": policy.can_triage(ctx.actor, topic),
+        **LIMITS,
+    }
+
+
+@routes.get("/topics/{topic_id:int}", name="topic_page")
+async def topic_page(request: Request, ctx: Ctx) -> Response:
+    topic = await _topic(request, ctx)
+    return render(request, "deliberation/topic.html", await _topic_context(ctx, topic))
+
+
+@routes.post("/topics/{topic_id:int}/cosign", name="topic_cosign")
+async def cosign(request: Request, ctx: Ctx) -> Response:
+    require_user(ctx)
+    topic = await _topic(request, ctx)
+    if await deliberation.cosign(ctx.db, ctx.actor, topic):
+        ctx.flash(_("Thank you: your co-sign was counted."))
+    else:
+        ctx.flash(_("You have already co-signed this topic."), "info")
+    return redirect(f"/topics/{topic.id}")
+
+
+@routes.post("/topics/{topic_id:int}/follow", name="topic_follow")
+async def follow(request: Request, ctx: Ctx) -> Response:
+    require_user(ctx)
+    topic = await _topic(request, ctx)
+    await deliberation.follow(ctx.db, ctx.actor, topic)
+    ctx.flash(_("You follow this topic: you will be notified of each change of its status."))
+    return redirect(f"/topics/{topic.id}")
+
+
+@routes.post("/topics/{topic_id:int}/unfollow", name="topic_unfollow")
+async def unfollow(request: Request, ctx: Ctx) -> Response:
+    require_user(ctx)
+    topic = await _topic(request, ctx)
+    await deliberation.unfollow(ctx.db, ctx.actor, topic)
+    ctx.flash(_("You no longer follow this topic."), "info")
+    return redirect(f"/topics/{topic.id}")
+
+
+@routes.post("/topics/{topic_id:int}/advance", name="topic_advance")
+async def advance(request: Request, ctx: Ctx) -> Response:
+    """A worker's step after triage (to the decision, publicity, action, evaluation)."""
+    require_user(ctx)
+    topic = await _topic(request, ctx)
+    form = await form_fields(request)
+    target = form.get("to_state", "")
+    ends = parse_day_end(form.get("publicity_ends_on", "")) if form.get("publicity_ends_on") else None
+    try:
+        if target not in TopicState.__members__:
+            raise ValidationFailed({"to_state": msg("Choose the next step.")})
+        if form.get("publicity_ends_on") and ends is None:
+            raise ValidationFailed({"publicity_ends_on": msg("Enter a date like 2026-12-31.")})
+        await deliberation.transition(ctx.db, topic, TopicState(target), ctx.actor, form.get("reason", ""),
+                                      publicity_ends_at=ends)
+    except ValidationFailed as exc:
+        return invalid_form(request, "deliberation/topic.html", form, exc, await _topic_context(ctx, topic))
+    ctx.flash(_("The topic is now: {state}.", state=_(topic.state.label)))
+    return redirect(f"/topics/{topic.id}")
+
+
+# --- my topics -----------------------------------------------------------------------------------
+
+@routes.get("/my/topics", name="my_topics")
+async def my_topics(request: Request, ctx: Ctx) -> Response:
+    user = require_user(ctx)
+    return render(request, "deliberation/my_topics.html", {"mine": await topics.my_topics(ctx.db, user.id)})
+
+
+# --- the workers' triage queue -------------------------------------------------------------------
+
+@routes.get("/worker/triage", name="worker_triage")
+async def triage_queue(request: Request, ctx: Ctx) -> Response:
+    require_permission(ctx, "deliberation.triage_queue")
+    scopes = await area_queries.worker_communities(ctx.db, ctx.actor)
+    thresholds = {scope.community.id: await deliberation.cosign_threshold(ctx.db, scope.community.id)
+                  for scope in scopes}
+    return render(request, "deliberation/triage_queue.html", {
+        "queue": await topics.triage_queue(ctx.db, ctx.actor), "scopes": scopes, "thresholds": thresholds})
+
+
+async def _triage_topic(request: Request, ctx: Ctx) -> Topic:
+    require_permission(ctx, "deliberation.triage_queue")
+    return await topics.topic_for_triage(ctx.db, ctx.actor, request.path_params["topic_id"])
+
+
+async def _triage_context(ctx: Ctx, topic: Topic) -> dict[str, Any]:
+    targets = await topics.merge_targets(ctx.db, topic)
+    return {"topic": topic, "target_options": [(t.id, f"{t.title} ({_(t.state.label)})") for t in targets],
+            "can_triage": policy.can_triage(ctx.actor, topic), **LIMITS}
+
+
+@routes.get("/worker/triage/{topic_id:int}", name="worker_triage_topic")
+async def triage_topic(request: Request, ctx: Ctx) -> Response:
+    topic = await _triage_topic(request, ctx)
+    return render(request, "deliberation/triage_topic.html", await _triage_context(ctx, topic))
+
+
+TRIAGE_FIELDS = {
+    "accept": {"reason": "accept_note"},
+    "decline": {"reason": "decline_reason"},
+    "refer": {"reason": "refer_reason", "referred_to": "refer_to"},
+    "merge": {"reason": "merge_reason", "target_id": "merge_target_id"},
+}
+
+
+@routes.post("/worker/triage/{topic_id:int}/{action:str}", name="worker_triage_action")
+async def triage_action(request: Request, ctx: Ctx) -> Response:
+    action = request.path_params["action"]
+    if action not in TRIAGE_FIELDS:
+        raise NotFound()
+    topic = await _triage_topic(request, ctx)
+    form = await form_fields(request)
+    try:
+        if action == "accept":
+            await deliberation.accept(ctx.db, ctx.actor, topic, form.get("accept_note", ""))
+        elif action == "decline":
+            await deliberation.decline(ctx.db, ctx.actor, topic, form.get("decline_reason", ""))
+        elif action == "refer":
+            await deliberation.refer(ctx.db, ctx.actor, topic, form.get("refer_reason", ""),
+                                     form.get("refer_to", ""))
+        else:
+            target = await topics.topic_or_none(ctx.db, int_or_none(form.get("merge_target_id")))
+            await deliberation.merge(ctx.db, ctx.actor, topic, target, form.get("merge_reason", ""))
+    except ValidationFailed as exc:
+        return invalid_form(request, "deliberation/triage_topic.html", form,
+                            renamed(exc, TRIAGE_FIELDS[action]), await _triage_context(ctx, topic))
+    ctx.flash(_("“{title}” is now: {state}.", title=topic.title, state=_(topic.state.label)))
+    return redirect("/worker/triage")
+
+
+@routes.post("/worker/communities/{community_id:int}/cosign-threshold", name="worker_cosign_threshold")
+async def cosign_threshold(request: Request, ctx: Ctx) -> Response:
+    require_permission(ctx, "deliberation.triage_queue")
+    community = await area_queries.community_for(ctx.db, ctx.actor, request.path_params["community_id"])
+    form = await form_fields(request)
+    try:
+        threshold = await deliberation.set_cosign_threshold(ctx.db, ctx.actor, community,
+                                                            form.get("cosign_threshold", ""))
+    except ValidationFailed as exc:
+        problem = translate(exc.errors["cosign_threshold"])
+        ctx.flash(_("{community}: {problem}", community=community.name, problem=problem), "error")
+        return redirect("/worker/triage")
+    ctx.flash(_("{community} now needs {n} co-signs to send a topic for review.", community=community.name,
+                n=threshold))
+    return redirect("/worker/triage")
+
+
+# --- similar topics while typing (JSON) ----------------------------------------------------------
+
+@routes.get("/api/v1/topics/similar", name="api_topics_similar")
+async def similar(request: Request, ctx: Ctx) -> Response:
+    """Topics like the title being typed, in the given area, so a resident can co-sign instead."""
+    text = normalise(request.query_params.get("q", ""))[:MAX_QUERY_CHARS]
+    area_id = int_or_none(request.query_params.get("area"))
+    if len(text) < 2 or area_id is None or area_id < 1:
+        return JSONResponse({"hits": [], "from_fallback": False})
+    service: SearchService = request.app.state.services.search
+    results = await service.search(ctx.db, SearchQuery(text=text, doc_type="topic", area_id=area_id,
+                                                       per_page=SIMILAR_LIMIT))
+    return JSONResponse({
+        "from_fallback": results.from_fallback,
+        "hits": [{"id": hit.object_id, "title": hit.title.striptags(), "url": hit.url,
+                  "badges": [_(badge) for badge in hit.badges]} for hit in results.hits],
+    })
