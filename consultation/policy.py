@@ -41,10 +41,10 @@ class Actor:
 
     def has_role_over(self, role: Role, area_path: str | None) -> bool:
         """True if the actor holds ``role`` for an area that is, or contains, ``area_path``."""
-        if area_path is None:
+        if not area_path or not area_path.startswith("/"):  # an unset path must never match every grant
             return False
         return any(
-            g.role is role and g.area_path is not None and area_path.startswith(g.area_path)
+            g.role is role and g.area_path and area_path.startswith(g.area_path)
             for g in self.grants
         )
 

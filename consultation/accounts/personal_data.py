@@ -102,8 +102,11 @@ async def export(session: AsyncSession, user_id: int) -> dict[str, Any]:
                    and_(AuditEvent.object_type == "user", AuditEvent.object_id == str(user.id))))
         .order_by(AuditEvent.id)
     )).all()
+    # Staff also act on other people's records: of those, only what was done is exported, never the
+    # before/after values, which can hold the other person's data (an address, a household).
     audit_events = [
-        {**_row(e, ("action", "object_type", "object_id", "before", "after", "ip", "created_at")),
+        {**_row(e, ("action", "object_type", "object_id", "ip", "created_at")),
+         **(_row(e, ("before", "after")) if _about(e, user.id) else {}),
          "by_you": e.actor_id == user.id}
         for e in events
     ]
@@ -117,3 +120,7 @@ async def export(session: AsyncSession, user_id: int) -> dict[str, Any]:
         "notifications": notifications,
         "audit_events": audit_events,
     }
+
+
+def _about(event: AuditEvent, user_id: int) -> bool:
+    return event.object_type == "user" and event.object_id == str(user_id)

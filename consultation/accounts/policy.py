@@ -20,8 +20,9 @@ def can_view_personal_data(actor: Actor, user: User) -> bool:
         return True
     if actor.is_admin:
         return True
-    home_path = getattr(user.home_area, "path", None) if "home_area" in user.__dict__ else None
-    return home_path is not None and actor.has_role_over(Role.worker, home_path)
+    # The home area must have been loaded with the user; if it was not, the answer is no (never a query here).
+    home_area = user.__dict__.get("home_area")
+    return home_area is not None and actor.has_role_over(Role.worker, home_area.path)
 
 
 @permission("accounts.worker_console")

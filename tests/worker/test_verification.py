@@ -170,3 +170,14 @@ async def test_an_admin_sees_every_community_in_the_queue(client: WebClient, db)
     only_b = section((await client.get(f"/worker?community={city.community_b.id}")).text, "section",
                      'aria-labelledby="queue"')
     assert "李四" in only_b and "王五" not in only_b
+
+
+async def test_workers_see_the_contact_of_residents_waiting_in_their_community(client, db) -> None:  # type: ignore[no-untyped-def]
+    from consultation.accounts.models import Role
+    from tests.factories import PASSWORD, identifier, make_city, make_user
+
+    city = await make_city(db)
+    await make_user(db, name="等待认证", phone="13811112222", area=city.community_a)
+    worker = await make_user(db, role=Role.worker, area=city.community_a)
+    await client.login(identifier(worker), PASSWORD)
+    assert "13811112222" in (await client.get("/worker")).text
