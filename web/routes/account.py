@@ -15,7 +15,7 @@ from consultation.accounts.display import public_name
 from consultation.accounts.models import User
 from consultation.errors import ValidationFailed
 from web import i18n
-from web.auth import LoginRequired
+from web.auth import require_user
 from web.context import ELDERLY_COOKIE, LANG_COOKIE, Ctx
 from web.forms import form_fields, invalid_form, redirect
 from web.i18n import gettext as _
@@ -42,16 +42,14 @@ async def _profile_context(ctx: Ctx, user_id: int) -> dict[str, object]:
 
 @routes.get("/account", name="account")
 async def profile(request: Request, ctx: Ctx) -> Response:
-    if ctx.user is None:
-        raise LoginRequired()
-    return render(request, "accounts/profile.html", {"form": _profile_form(ctx.user),
-                                                     **await _profile_context(ctx, ctx.user.id)})
+    user = require_user(ctx)
+    return render(request, "accounts/profile.html", {"form": _profile_form(user),
+                                                     **await _profile_context(ctx, user.id)})
 
 
 @routes.post("/account", name="account_update")
 async def profile_update(request: Request, ctx: Ctx) -> Response:
-    if ctx.user is None:
-        raise LoginRequired()
+    user = require_user(ctx)
     form = await form_fields(request)
     change = selfservice.ProfileChange(
         display_name=form.get("display_name", ""),
@@ -60,9 +58,9 @@ async def profile_update(request: Request, ctx: Ctx) -> Response:
         elderly_mode=form.get("elderly_mode") == "1",
     )
     try:
-        await selfservice.update_profile(ctx.db, ctx.user, change, locales=i18n.LOCALES, ip=ctx.ip)
+        await selfservice.update_profile(ctx.db, user, change, locales=i18n.LOCALES, ip=ctx.ip)
     except ValidationFailed as exc:
-        return invalid_form(request, "accounts/profile.html", form, exc, await _profile_context(ctx, ctx.user.id))
+        return invalid_form(request, "accounts/profile.html", form, exc, await _profile_context(ctx, user.id))
     # The visitor cookies win over the profile (see web.context), so they follow the new choice.
     ctx.set_cookie(LANG_COOKIE, change.locale, httponly=False)
     ctx.set_cookie(ELDERLY_COOKIE, "1" if change.elderly_mode else "0", httponly=False)
@@ -73,21 +71,19 @@ async def profile_update(request: Request, ctx: Ctx) -> Response:
 
 @routes.get("/account/password", name="account_password")
 async def password_form(request: Request, ctx: Ctx) -> Response:
-    if ctx.user is None:
-        raise LoginRequired()
+    require_user(ctx)
     return render(request, "accounts/password_change.html")
 
 
 @routes.post("/account/password", name="account_password_submit")
 async def password_submit(request: Request, ctx: Ctx) -> Response:
-    if ctx.user is None:
-        raise LoginRequired()
+    user = require_user(ctx)
     form = await form_fields(request)
     data = selfservice.PasswordChange(current_password=form.get("current_password", ""),
                                       password=form.get("password", ""),
                                       password_confirm=form.get("password_confirm", ""))
     try:
-        revoked = await selfservice.change_password(ctx.db, ctx.user, data, keep_token=ctx.session_token, ip=ctx.ip)
+        revoked = await selfservice.change_password(ctx.db, user, data, keep_token=ctx.session_token, ip=ctx.ip)
     except ValidationFailed as exc:  # returning commits the audited failure
         return invalid_form(request, "accounts/password_change.html", {}, exc)
     ctx.flash(i18n.ngettext("Your password has been changed. {n} other device was logged out.",
@@ -97,18 +93,16 @@ async def password_submit(request: Request, ctx: Ctx) -> Response:
 
 @routes.get("/account/sessions", name="account_sessions")
 async def sessions(request: Request, ctx: Ctx) -> Response:
-    if ctx.user is None:
-        raise LoginRequired()
+    user = require_user(ctx)
     current = accounts.token_hash(ctx.session_token) if ctx.session_token else None
-    rows = [(s, s.token_hash == current) for s in await personal_data.active_sessions(ctx.db, ctx.user.id)]
+    rows = [(s, s.token_hash == current) for s in await personal_data.active_sessions(ctx.db, user.id)]
     return render(request, "accounts/sessions.html", {"sessions": rows})
 
 
 @routes.post("/account/sessions/{session_id:int}/revoke", name="account_session_revoke")
 async def session_revoke(request: Request, ctx: Ctx) -> Response:
-    if ctx.user is None:
-        raise LoginRequired()
-    revoked = await selfservice.revoke_session(ctx.db, ctx.user, request.path_params["session_id"], ip=ctx.ip)
+    user = require_user(ctx)
+    revoked = await selfservice.revoke_session(ctx.db, user, request.path_params["session_id"], ip=ctx.ip)
     if ctx.session_token and revoked.token_hash == accounts.token_hash(ctx.session_token):
         ctx.end_session()
         ctx.flash(_("You have logged out."))
@@ -119,18 +113,16 @@ async def session_revoke(request: Request, ctx: Ctx) -> Response:
 
 @routes.post("/account/sessions/revoke-others", name="account_sessions_revoke_others")
 async def sessions_revoke_others(request: Request, ctx: Ctx) -> Response:
-    if ctx.user is None:
-        raise LoginRequired()
-    count = await accounts.revoke_all_sessions(ctx.db, ctx.user.id, ip=ctx.ip, except_token=ctx.session_token)
+    user = require_user(ctx)
+    count = await accounts.revoke_all_sessions(ctx.db, user.id, ip=ctx.ip, except_token=ctx.session_token)
     ctx.flash(i18n.ngettext("{n} other device was logged out.", "{n} other devices were logged out.", count))
     return redirect("/account/sessions")
 
 
 @routes.post("/account/sessions/revoke-all", name="account_sessions_revoke_all")
 async def sessions_revoke_all(request: Request, ctx: Ctx) -> Response:
-    if ctx.user is None:
-        raise LoginRequired()
-    await accounts.revoke_all_sessions(ctx.db, ctx.user.id, ip=ctx.ip)
+    user = require_user(ctx)
+    await accounts.revoke_all_sessions(ctx.db, user.id, ip=ctx.ip)
     ctx.end_session()
     ctx.flash(_("You have been logged out on every device, this one included."))
     return redirect("/login")
@@ -139,34 +131,31 @@ async def sessions_revoke_all(request: Request, ctx: Ctx) -> Response:
 @routes.post("/account/export", name="account_export")
 async def export(request: Request, ctx: Ctx) -> Response:
     """Download my data: a JSON file of everything kept about the person (no secrets)."""
-    if ctx.user is None:
-        raise LoginRequired()
-    await selfservice.throttle(ctx.db, ctx.user.id, "data.exported", allowed=selfservice.EXPORTS_ALLOWED,
+    user = require_user(ctx)
+    await selfservice.throttle(ctx.db, user.id, "data.exported", allowed=selfservice.EXPORTS_ALLOWED,
                                window=selfservice.EXPORT_WINDOW)
-    data = await personal_data.export(ctx.db, ctx.user.id)
-    await audit.record(ctx.db, "data.exported", "user", ctx.user.id, actor_id=ctx.user.id, ip=ctx.ip)
+    data = await personal_data.export(ctx.db, user.id)
+    await audit.record(ctx.db, "data.exported", "user", user.id, actor_id=user.id, ip=ctx.ip)
     body = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False)
-    filename = f"yishiting-my-data-{ctx.user.id}.json"
+    filename = f"yishiting-my-data-{user.id}.json"
     return Response(body, media_type="application/json; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @routes.get("/account/delete", name="account_delete")
 async def delete_form(request: Request, ctx: Ctx) -> Response:
-    if ctx.user is None:
-        raise LoginRequired()
-    return render(request, "accounts/delete.html", {"shown_as": public_name(ctx.user)})
+    user = require_user(ctx)
+    return render(request, "accounts/delete.html", {"shown_as": public_name(user)})
 
 
 @routes.post("/account/delete", name="account_delete_submit")
 async def delete_submit(request: Request, ctx: Ctx) -> Response:
-    if ctx.user is None:
-        raise LoginRequired()
+    user = require_user(ctx)
     form = await form_fields(request)
     try:
-        await selfservice.delete_account(ctx.db, ctx.user, form.get("password", ""), ip=ctx.ip)
+        await selfservice.delete_account(ctx.db, user, form.get("password", ""), ip=ctx.ip)
     except ValidationFailed as exc:  # returning commits the audited failure
-        return invalid_form(request, "accounts/delete.html", {}, exc, {"shown_as": public_name(ctx.user)})
+        return invalid_form(request, "accounts/delete.html", {}, exc, {"shown_as": public_name(user)})
     ctx.end_session()
     ctx.flash(_("Your account has been deleted. What you contributed stays, without your name."))
     return redirect("/")
