@@ -36,6 +36,7 @@ from web.i18n import gettext as _
 from web.routes.areas import renamed
 from web.routing import RouteTable
 from web.templating import render
+from web.topic_sections import sections_for
 
 routes = RouteTable()
 SIMILAR_LIMIT = 5
@@ -114,6 +115,7 @@ async def _topic_context(ctx: Ctx, topic: Topic) -> dict[str, Any]:
     viewer = await topics.viewer_of(ctx.db, topic, ctx.actor.user_id)
     can_advance = policy.can_advance(ctx.actor, topic)
     steps = rules.next_steps(topic.state, rules.By.WORKER) if can_advance else []
+    section_templates, section_context = await sections_for(ctx, topic)
     return {
         "topic": topic,
         "timeline": await topics.timeline(ctx.db, topic),
@@ -125,7 +127,9 @@ async def _topic_context(ctx: Ctx, topic: Topic) -> dict[str, Any]:
         "advance_options": [(s.target.value, _(s.label)) for s in steps],
         "needs_publicity_date": any(s.target is TopicState.publicised for s in steps),
         "can_triage": policy.can_triage(ctx.actor, topic),
+        "topic_sections": section_templates,
         **LIMITS,
+        **section_context,
     }
 
 
