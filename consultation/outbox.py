@@ -64,9 +64,12 @@ class OutboxWorker:
         self.private_topics = private_topics
 
     async def _claim(self, session: AsyncSession, batch: int) -> list[OutboxMessage]:
+        # Only topics this deployment handles: a message for a consumer that is not installed yet (e.g. the
+        # hand-off of agreed actions before the governance pipeline exists) waits untouched, never given up.
         query = (
             select(OutboxMessage)
             .where(
+                OutboxMessage.topic.in_(sorted(self.handlers)),
                 OutboxMessage.processed_at.is_(None),
                 OutboxMessage.failed_at.is_(None),
                 OutboxMessage.next_attempt_at <= utcnow(),

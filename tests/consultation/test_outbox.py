@@ -54,12 +54,19 @@ async def test_failure_is_retried_later_with_backoff(db, sessionmaker) -> None: 
     assert row is not None and row.processed_at is not None and calls == 2
 
 
-async def test_unknown_topic_is_kept_not_dropped(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
-    enqueue(db, "nobody.listens", {})
+async def test_unknown_topic_waits_untouched_for_its_consumer(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    enqueue(db, "nobody.listens.yet", {"n": 1})
     await db.commit()
-    await OutboxWorker(sessionmaker, {}).drain()
+    assert await OutboxWorker(sessionmaker, {}).drain() == 0
     row = await db.scalar(select(OutboxMessage).execution_options(populate_existing=True))
-    assert row is not None and row.processed_at is None and "no handler" in (row.last_error or "")
+    assert row is not None and row.processed_at is None and row.failed_at is None and row.attempts == 0
+    delivered: list[dict[str, int]] = []
+
+    async def consumer(payload: dict[str, int]) -> None:
+        delivered.append(payload)
+
+    assert await OutboxWorker(sessionmaker, {"nobody.listens.yet": consumer}).drain() == 1
+    assert delivered == [{"n": 1}]
 
 
 def test_backoff_grows_and_is_capped() -> None:
