@@ -179,4 +179,6 @@ TOPICS = DocumentType(name="topic", label=N_("Topics"), build=build_topics, all_
 
 
 def build_registry() -> Registry:
-    return Registry(AREAS, PROFILES, TOPICS)
+    from search.comment_documents import COMMENTS  # it reuses this module's helpers
+
+    return Registry(AREAS, PROFILES, TOPICS, COMMENTS)

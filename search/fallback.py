@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation.search_index import SearchDocument
 from search.documents import Registry, SearchDoc
-from search.results import Hit, SearchQuery, SearchResults
+from search.results import ATTRIBUTE_FACETS, Hit, SearchQuery, SearchResults
 from search.text import excerpt, highlight, query_groups, segment, spaced_chars
 
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
@@ -106,6 +106,8 @@ async def search(session: AsyncSession, query: SearchQuery, registry: Registry) 
         conditions.append(SearchDocument.doc_type == query.doc_type)
     if query.area_id is not None:
         conditions.append(SearchDocument.area_ids.like(f"% {query.area_id} %"))
+    for name, value in query.attribute_filters.items():
+        conditions.append(SearchDocument.attributes[name].as_string() == value)
     terms = [term for group in groups for term in group]
     fts = text(
         "SELECT rowid AS doc_id, bm25(search_fts) AS rank FROM search_fts WHERE search_fts MATCH :match"
@@ -126,6 +128,12 @@ async def search(session: AsyncSession, query: SearchQuery, registry: Registry) 
     district_counts = {district: int(n) for district, n in (await session.execute(
         scoped(select(SearchDocument.district_id, func.count())).where(SearchDocument.district_id.is_not(None))
         .group_by(SearchDocument.district_id))).all() if district is not None}
+    attribute_counts: dict[str, dict[str, int]] = {}
+    for name in ATTRIBUTE_FACETS:
+        value_of = SearchDocument.attributes[name].as_string()
+        attribute_counts[name] = {str(value): int(n) for value, n in (await session.execute(
+            scoped(select(value_of, func.count())).where(value_of.is_not(None)).group_by(value_of))).all()
+            if value is not None}
     order: list[Any] = []
     if terms:
         order.append(case((or_(*(SearchDocument.title.ilike(_like(t), escape="\\") for t in terms)), 0), else_=1))
@@ -141,4 +149,4 @@ async def search(session: AsyncSession, query: SearchQuery, registry: Registry) 
         for row in rows
     ]
     return SearchResults(query=query, hits=hits, total=total, type_counts=type_counts,
-                         district_counts=district_counts, from_fallback=True)
+                         district_counts=district_counts, attribute_counts=attribute_counts, from_fallback=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 
 PER_PAGE = 20
+# Facets on document attributes, shown on the search page (each a ``SearchQuery`` field of the same name).
+ATTRIBUTE_FACETS = ("category", "state")
 MAX_PAGE = 50  # Meilisearch counts up to 1000 hits exactly; deeper pages are not useful to people
 
 
@@ -15,6 +17,8 @@ class SearchQuery:
     text: str = ""
     doc_type: str | None = None
     area_id: int | None = None
+    category: str | None = None  # a topic category (topics and their comments carry it)
+    state: str | None = None  # a topic state (likewise)
     page: int = 1
     per_page: int = PER_PAGE
 
@@ -24,7 +28,12 @@ class SearchQuery:
 
     @property
     def is_empty(self) -> bool:
-        return not self.text and self.doc_type is None and self.area_id is None
+        return not self.text and self.doc_type is None and self.area_id is None and not self.attribute_filters
+
+    @property
+    def attribute_filters(self) -> dict[str, str]:
+        """The chosen values of the attribute facets (``ATTRIBUTE_FACETS``)."""
+        return {name: value for name in ATTRIBUTE_FACETS if (value := getattr(self, name)) is not None}
 
 
 @dataclass
@@ -51,9 +60,11 @@ class SearchResults:
     total: int
     type_counts: dict[str, int] = field(default_factory=dict)
     district_counts: dict[int, int] = field(default_factory=dict)
+    attribute_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # facet -> value -> count
     from_fallback: bool = False
     types: list[FacetValue] = field(default_factory=list)  # filled in by the service
     districts: list[FacetValue] = field(default_factory=list)
+    attributes: dict[str, list[FacetValue]] = field(default_factory=dict)  # facet -> labelled values
     area_name: str | None = None
 
     @property

@@ -12,25 +12,41 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation.areas.models import Area
+from consultation.deliberation.models import CATEGORY_LABELS, STATE_LABELS
 from consultation.validation import parse_id, strip_control
 from search import fallback
 from search.client import MeiliGateway, MeiliUnavailable
 from search.documents import Registry
-from search.results import MAX_PAGE, FacetValue, Hit, SearchQuery, SearchResults
+from search.results import ATTRIBUTE_FACETS, MAX_PAGE, FacetValue, Hit, SearchQuery, SearchResults
 from search.text import MARK_END, MARK_START, MAX_QUERY_CHARS, marked, normalise
 
 log = logging.getLogger(__name__)
 
+# Value -> label (message id) of each attribute facet, in display order; anything else is ignored.
+FACET_LABELS: dict[str, dict[str, str]] = {
+    "category": {category.value: label for category, label in CATEGORY_LABELS.items()},
+    "state": {state.value: label for state, label in STATE_LABELS.items()},
+}
+assert set(FACET_LABELS) == set(ATTRIBUTE_FACETS)
+
 
 def parse_query(params: Mapping[str, str], registry: Registry) -> SearchQuery:
-    """Query-string parameters ``q``, ``type``, ``area`` and ``page``; anything invalid is ignored."""
+    """Query-string parameters ``q``, ``type``, ``area``, ``category``, ``state`` and ``page``; anything
+    invalid is ignored."""
     doc_type = params.get("type") or None
     return SearchQuery(
         text=normalise(strip_control(params.get("q", "")))[:MAX_QUERY_CHARS],
         doc_type=doc_type if doc_type in registry else None,
         area_id=parse_id(params.get("area")),
         page=min(parse_id(params.get("page")) or 1, MAX_PAGE),
+        category=_facet_value(params, "category"),
+        state=_facet_value(params, "state"),
     )
+
+
+def _facet_value(params: Mapping[str, str], name: str) -> str | None:
+    value = params.get(name)
+    return value if value in FACET_LABELS[name] else None
 
 
 class SearchService:
@@ -59,8 +75,10 @@ class SearchService:
             filters.append(f"type = '{query.doc_type}'")  # a registered name: no quoting needed
         if query.area_id is not None:
             filters.append(f"area_ids = {query.area_id}")
+        for name, value in query.attribute_filters.items():
+            filters.append(f"{name} = '{value}'")  # a known enum value: no quoting needed
         params: dict[str, Any] = {
-            "filter": filters, "facets": ["type", "district_id"],
+            "filter": filters, "facets": ["type", "district_id", *ATTRIBUTE_FACETS],
             "page": query.page, "hitsPerPage": query.per_page,
             "attributesToHighlight": ["title", "body"], "attributesToCrop": ["body"], "cropLength": 40,
             "cropMarker": "…", "highlightPreTag": MARK_START, "highlightPostTag": MARK_END,
@@ -81,6 +99,8 @@ class SearchService:
             query=query, hits=hits, total=int(raw.get("totalHits", len(hits))),
             type_counts={str(k): int(v) for k, v in distribution.get("type", {}).items()},
             district_counts={int(k): int(v) for k, v in distribution.get("district_id", {}).items()},
+            attribute_counts={name: {str(k): int(v) for k, v in distribution.get(name, {}).items()}
+                              for name in ATTRIBUTE_FACETS},
         )
 
     async def _label_facets(self, session: AsyncSession, results: SearchResults) -> None:
@@ -95,3 +115,7 @@ class SearchService:
             (FacetValue(str(i), names[i], n) for i, n in results.district_counts.items() if i in names),
             key=lambda facet: facet.label)
         results.area_name = names.get(results.query.area_id) if results.query.area_id else None
+        for name, labels in FACET_LABELS.items():
+            counts = results.attribute_counts.get(name, {})
+            results.attributes[name] = [FacetValue(value, label, counts[value])
+                                        for value, label in labels.items() if counts.get(value)]

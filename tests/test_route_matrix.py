@@ -51,12 +51,37 @@ ROUTES: dict[str, str] = {
     "/admin/roles/users/{user_id:int}": "admin", "/admin/roles/users/{user_id:int}/grant": "admin",
     "/admin/roles/users/{user_id:int}/grants/{grant_id:int}/revoke": "admin",
     "/api/v1/topics/similar": "public", "/topics/{topic_id:int}": "public_missing",
+    "/api/v1/openapi.json": "public", "/api/v1/docs": "public", "/api/v1/topics": "api_public",
+    "/api/v1/topics/{topic_id:int}": "api_public_missing",
+    "/api/v1/topics/{topic_id:int}/cosigns": "api_public_missing",
+    "/api/v1/topics/{topic_id:int}/follow": "api_signed_in_missing",
+    "/api/v1/topics/{topic_id:int}/comments": "api_public_missing",
+    "/api/v1/comments/{comment_id:int}": "api_public_missing",
+    "/api/v1/meetings": "api_area_query", "/api/v1/meetings/{meeting_id:int}": "api_public_missing",
+    "/api/v1/meetings/{meeting_id:int}/signup": "api_signed_in_missing",
     "/topics/new": "signed_in_missing", "/topics/{topic_id:int}/cosign": "signed_in_missing",
     "/topics/{topic_id:int}/follow": "signed_in_missing", "/topics/{topic_id:int}/unfollow": "signed_in_missing",
-    "/topics/{topic_id:int}/advance": "signed_in_missing", "/my/topics": "signed_in",
+    "/topics/{topic_id:int}/advance": "signed_in_missing", "/topics/{topic_id:int}/resolution": "signed_in_missing",
+    "/my/topics": "signed_in",
     "/worker/triage": "console", "/worker/triage/{topic_id:int}": "console_missing",
     "/worker/triage/{topic_id:int}/{action:str}": "console_missing",
     "/worker/communities/{community_id:int}/cosign-threshold": "worker_of_a",
+    "/topics/{topic_id:int}/comments": "signed_in_missing", "/comments/{comment_id:int}": "public_missing",
+    "/comments/{comment_id:int}/reply": "signed_in_missing", "/comments/{comment_id:int}/edit": "signed_in_missing",
+    "/comments/{comment_id:int}/delete": "signed_in_missing", "/comments/{comment_id:int}/react": "signed_in_missing",
+    "/comments/{comment_id:int}/report": "signed_in_missing", "/worker/moderation": "console",
+    "/worker/moderation/comments/{comment_id:int}/{action:str}": "console_missing",
+    "/admin/sensitive-words": "admin", "/admin/sensitive-words/{word_id:int}/delete": "admin_missing",
+    "/media/photos/{photo_id:int}/{variant:str}": "public_missing",
+    "/meetings/{meeting_id:int}": "public_missing", "/meetings/{meeting_id:int}/calendar.ics": "public_missing",
+    "/meetings/{meeting_id:int}/signup": "signed_in_missing",
+    "/meetings/{meeting_id:int}/cancel-signup": "signed_in_missing", "/my/meetings": "signed_in",
+    "/worker/meetings": "console", "/worker/communities/{community_id:int}/meetings/new": "worker_of_a",
+    "/worker/meetings/{meeting_id:int}/edit": "console_missing",
+    "/worker/meetings/{meeting_id:int}/cancel": "console_missing",
+    "/worker/meetings/{meeting_id:int}/attendance": "console_missing",
+    "/worker/meetings/{meeting_id:int}/attendance/walk-in": "console_missing",
+    "/worker/meetings/{meeting_id:int}/minutes": "console_missing",
 }
 
 
@@ -67,6 +92,15 @@ def expected(kind: str, role: str) -> int | None:
         return 200
     if kind == "public_missing":
         return 404
+    # The JSON API: reads like pages; writes answer 401 JSON (no redirect) when anonymous.
+    if kind == "api_public":
+        return 200
+    if kind == "api_public_missing":
+        return 404
+    if kind == "api_area_query":  # needs ?area=, so the bare URL is a 422 for everyone
+        return 422
+    if kind == "api_signed_in_missing":
+        return 401 if role == "anonymous" else 404
     if kind == "auth":
         return 200 if role == "anonymous" else None  # signed-in visitors may be sent on
     if kind == "signed_in":
@@ -89,6 +123,8 @@ def expected(kind: str, role: str) -> int | None:
 
 def refused_post(kind: str, role: str) -> int | None:
     """The status a refused role gets from an unsafe request (None: the role is allowed)."""
+    if kind.startswith("api_"):  # API writes: signed in first (401 JSON), then the (missing) object
+        return 401 if role == "anonymous" else (404 if kind.endswith("_missing") else None)
     status = expected(kind, role)
     return status if status in {303, 403, 404} and kind not in {"public", "auth"} else None
 
@@ -122,7 +158,8 @@ def concrete(path: str, world: World) -> str:
         "area_id": world.city.community_a.id, "community_id": world.city.community_a.id,
         "household_id": world.city.households_a[1].id, "user_id": world.resident_id, "kind": "households",
         "event_id": 987654, "session_id": 987654, "notification_id": 987654, "grant_id": 987654,
-        "topic_id": 987654, "action": "accept",
+        "topic_id": 987654, "action": "accept", "comment_id": 987654, "word_id": 987654,
+        "photo_id": 987654, "variant": "thumb", "meeting_id": 987654,
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)
 

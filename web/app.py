@@ -19,6 +19,7 @@ from web import routes
 from web.composition import Services, build_services
 from web.database import make_engine, make_sessionmaker, make_write_sessionmaker
 from web.errors import EXCEPTION_HANDLERS
+from web.periodic import Periodic
 from web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from web.settings import Settings, from_env
 from web.templating import STATIC_DIR, build_environment
@@ -81,7 +82,9 @@ def create_app(
 
 async def _run_worker(services: Services) -> None:
     """The embedded default: one in-process loop, woken after each commit and polling every second."""
+    periodic = Periodic(services.worker.sessionmaker)
     while True:
+        await periodic.maybe_run()
         try:
             handled = await services.worker.run_once()
         except Exception:  # the database may be restarting: keep the loop alive and retry

@@ -1,4 +1,4 @@
-"""The ``yishiting`` command: serve, migrate, demo, worker, reindex, createadmin."""
+"""The ``yishiting`` command: serve, migrate, demo, worker, reindex, purge-uploads, createadmin."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--force", action="store_true", help="load even if areas already exist")
     sub.add_parser("worker", help="run the outbox worker (production: its own process)")
     sub.add_parser("reindex", help="rebuild the search index and swap it in")
+    sub.add_parser("purge-uploads", help="delete photo uploads never attached to a topic within 24 hours (cron)")
     admin = sub.add_parser("createadmin", help="create an administrator account")
     admin.add_argument("identifier", help="mobile number or email")
     admin.add_argument("--name", default="管理员")
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         from web.worker import reindex
 
         return asyncio.run(reindex(settings))
+    if args.command == "purge-uploads":
+        return asyncio.run(_purge_uploads(settings))
     if args.command == "createadmin":
         password = args.password or os.environ.get("YISHITING_ADMIN_PASSWORD") or getpass.getpass("Password: ")
         from web.worker import create_admin
@@ -61,6 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(create_admin(settings, args.identifier, args.name, password))
     parser.error("unknown command")
     return 2
+
+
+async def _purge_uploads(settings: Settings) -> int:
+    from consultation.deliberation.photos import purge_stale_uploads
+    from web.database import make_engine, make_write_sessionmaker
+
+    engine = make_engine(settings.database_url, pool_size=2)
+    try:
+        async with make_write_sessionmaker(engine)() as session, session.begin():
+            deleted = await purge_stale_uploads(session)
+        print(f"deleted {deleted} stale photo uploads")
+        return 0
+    finally:
+        await engine.dispose()
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

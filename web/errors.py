@@ -20,7 +20,9 @@ from consultation.errors import (
     ValidationFailed,
 )
 from web import i18n
+from web.api.locale import apply_api_locale
 from web.auth import LoginRequired
+from web.routing import CsrfFailed
 from web.templating import ensure_locale, field_errors, render
 
 log = logging.getLogger(__name__)
@@ -47,15 +49,44 @@ TITLES = {
 }
 HTTP_MESSAGES = {
     400: i18n.N_("The form could not be read. Go back, check it and send it again."),
-    413: i18n.N_("What you sent is too large. Files may be at most 2 MB."),
+    413: i18n.N_("What you sent is too large: a photo may be at most 5 MB and other files at most 2 MB."),
     404: i18n.N_("The page or object you asked for does not exist."),
     405: i18n.N_("This address does not accept that kind of request."),
     500: i18n.N_("An unexpected error happened on our side. It has been logged; please try again later."),
 }
 
 
+# Machine-readable ``error.code`` of JSON answers: by exception class (most specific first), else by status.
+ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (CsrfFailed, "csrf_failed"),
+    (ValidationFailed, "validation_failed"),
+    (InvalidState, "invalid_state"),
+    (Conflict, "conflict"),
+    (RateLimited, "rate_limited"),
+    (Forbidden, "forbidden"),
+    (NotFound, "not_found"),
+)
+STATUS_CODES = {400: "bad_request", 401: "login_required", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "too_large",
+                422: "validation_failed", 429: "rate_limited", 500: "server_error"}
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
+
+
+def _ensure_locale(request: Request) -> None:
+    """The page rules, and for the API also the Accept-Language header (see web/api/locale.py)."""
+    ensure_locale(request)
+    if wants_json(request):
+        apply_api_locale(request)
+
+
+def error_code(exc: Exception | None, status: int) -> str:
+    for cls, code in ERROR_CODES:
+        if isinstance(exc, cls):
+            return code
+    return STATUS_CODES.get(status, "error")
 
 
 def _status(exc: DomainError) -> int:
@@ -66,9 +97,10 @@ def _status(exc: DomainError) -> int:
 
 
 def error_response(request: Request, status: int, message: str, *, errors: dict[str, str] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+                   headers: dict[str, str] | None = None, code: str | None = None) -> Response:
     if wants_json(request):
-        body: dict[str, object] = {"error": {"status": status, "message": message}}
+        body: dict[str, object] = {"error": {"code": code or STATUS_CODES.get(status, "error"), "status": status,
+                                             "message": message}}
         if errors:
             body["error"]["fields"] = errors  # type: ignore[index]
         return JSONResponse(body, status_code=status, headers=headers)
@@ -84,16 +116,17 @@ def error_response(request: Request, status: int, message: str, *, errors: dict[
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    ensure_locale(request)
+    _ensure_locale(request)
     status = _status(exc)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
     errors = field_errors(exc.errors) if isinstance(exc, ValidationFailed) else None
-    return error_response(request, status, i18n.translate(exc.message), errors=errors, headers=headers)
+    return error_response(request, status, i18n.translate(exc.message), errors=errors, headers=headers,
+                          code=error_code(exc, status))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    ensure_locale(request)
+    _ensure_locale(request)
     message = HTTP_MESSAGES.get(exc.status_code)
     text = i18n.gettext(message) if message else (exc.detail or "")
     return error_response(request, exc.status_code, text, headers=dict(exc.headers or {}))
@@ -101,20 +134,20 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    ensure_locale(request)
+    _ensure_locale(request)
     return error_response(request, 500, i18n.gettext(HTTP_MESSAGES[500]))
 
 
 async def integrity_error(request: Request, exc: Exception) -> Response:
     """Two requests raced to create the same thing (a double submit): the first won, nothing doubled."""
     log.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
-    ensure_locale(request)
+    _ensure_locale(request)
     return error_response(request, 409, i18n.gettext(
         "This was already saved, perhaps by a second click. Reload the page to see the current state."))
 
 
 async def login_required(request: Request, exc: Exception) -> Response:
-    ensure_locale(request)
+    _ensure_locale(request)
     if wants_json(request):
         return error_response(request, 401, i18n.gettext("Please log in first."))
     if request.method != "GET":  # a form posted after the session ended: its URL cannot be opened with GET

@@ -26,6 +26,17 @@ async def upload(request: Request, name: str) -> UploadFile | None:
     return value if isinstance(value, UploadFile) and value.filename else None
 
 
+async def uploads(request: Request, name: str) -> list[UploadFile]:
+    """Every file chosen in a ``multiple`` file input (an input left empty sends none)."""
+    return [v for v in (await request.form()).getlist(name) if isinstance(v, UploadFile) and v.filename]
+
+
+async def id_list(request: Request, name: str) -> list[int]:
+    """The valid ids among a repeated field (hidden inputs, checkboxes), in order."""
+    values = (await request.form()).getlist(name)
+    return [i for v in values if isinstance(v, str) and (i := parse_id(v)) is not None]
+
+
 def invalid_form(request: Request, template: str, form: dict[str, str], exc: ValidationFailed,
                  context: dict[str, Any] | None = None) -> Response:
     """Re-render the form with what the person typed and each error beside its field (HTTP 422)."""

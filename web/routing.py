@@ -103,7 +103,7 @@ async def check_csrf(request: Request, ctx: Ctx) -> None:
     if supplied is None:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form(max_files=5, max_fields=300)
+            form = await request.form(max_files=12, max_fields=300)  # 6 photos, and a clear message beyond
             value = form.get(CSRF_FIELD)
             supplied = value if isinstance(value, str) else None
     cookie = request.cookies.get("ycsrf")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The largest request body accepted (CSV imports are limited to 2 MB; multipart adds a little).
 MAX_BODY_BYTES = 3 * 1024 * 1024
+# Forms that carry photos (up to 6 of 5 MB each, plus the form around them) may send more; the photo
+# service then names each file that is too large instead of the whole request being refused.
+PHOTO_BODY_BYTES = 32 * 1024 * 1024
+PHOTO_FORM_PATHS = re.compile(r"/topics/new")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -62,16 +68,21 @@ class BodyLimitMiddleware:
     normal error handlers (a translated page, or JSON under /api/).
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_BODY_BYTES, photo_max_bytes: int = PHOTO_BODY_BYTES,
+                 photo_paths: re.Pattern[str] = PHOTO_FORM_PATHS) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.photo_max_bytes = photo_max_bytes
+        self.photo_paths = photo_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        photos = self.photo_paths.fullmatch(scope.get("path", "")) is not None
+        limit = self.photo_max_bytes if photos else self.max_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
-        too_large_declared = declared.isdigit() and int(declared) > self.max_bytes
+        too_large_declared = declared.isdigit() and int(declared) > limit
         received = 0
 
         async def limited_receive() -> Message:
@@ -81,7 +92,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise HTTPException(413)
             return message
 

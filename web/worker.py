@@ -15,6 +15,7 @@ from consultation.validation import identifier_kind
 from web.composition import build_services
 from web.database import make_engine, make_write_sessionmaker
 from web.i18n import translate
+from web.periodic import Periodic
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,10 @@ async def run_worker(settings: Settings, *, idle_seconds: float = 1.0) -> None:
     engine = make_engine(settings.database_url, pool_size=2)
     services = build_services(settings, make_write_sessionmaker(engine))
     log.info("outbox worker started")
+    periodic = Periodic(services.worker.sessionmaker)
     try:
         while True:
+            await periodic.maybe_run()
             try:
                 handled = await services.worker.run_once()
             except Exception:

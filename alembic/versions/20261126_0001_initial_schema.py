@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:58:00.932263
+Create Date: 2026-11-26 17:21:40.302445
 """
 
 from collections.abc import Sequence
@@ -239,6 +239,48 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_auth_session_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "meeting",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=80), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("starts_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("place", sa.String(length=120), nullable=True),
+        sa.Column("online_url", sa.String(length=500), nullable=True),
+        sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "scheduled", "held", "minutes_published", "cancelled", name="meetingstate", native_enum=False, length=24
+            ),
+            nullable=False,
+        ),
+        sa.Column("next_position", sa.Integer(), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("cancel_reason", sa.Text(), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("minutes_published_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("capacity >= 1", name=op.f("ck_meeting_capacity_positive")),
+        sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_meeting_ends_after_start")),
+        sa.ForeignKeyConstraint(
+            ["community_id"], ["area.id"], name=op.f("fk_meeting_community_id_area"), ondelete="RESTRICT"
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_meeting_created_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting")),
+    )
+    with op.batch_alter_table("meeting", schema=None) as batch_op:
+        batch_op.create_index("ix_meeting_community_starts", ["community_id", "starts_at"], unique=False)
+        batch_op.create_index("ix_meeting_state_starts", ["state", "starts_at"], unique=False)
+
+    op.create_table(
         "notification",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -373,6 +415,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_role_grant_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "sensitive_word",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("word", sa.String(length=40), nullable=False),
+        sa.Column("added_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["added_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_sensitive_word_added_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sensitive_word")),
+        sa.UniqueConstraint("word", name=op.f("uq_sensitive_word_word")),
+    )
+    op.create_table(
         "topic",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("community_id", sa.Integer(), nullable=False),
@@ -443,6 +500,176 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_topic_author_id"), ["author_id"], unique=False)
         batch_op.create_index("ix_topic_community_state", ["community_id", "state"], unique=False)
         batch_op.create_index(batch_op.f("ix_topic_created_at"), ["created_at"], unique=False)
+
+    op.create_table(
+        "comment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("topic_id", sa.Integer(), nullable=True),
+        sa.Column("area_id", sa.Integer(), nullable=False),
+        sa.Column("parent_id", sa.Integer(), nullable=True),
+        sa.Column("root_id", sa.Integer(), nullable=True),
+        sa.Column("depth", sa.Integer(), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("by_staff", sa.Boolean(), nullable=False),
+        sa.Column(
+            "stance",
+            sa.Enum("support", "oppose", "neutral", name="stance", native_enum=False, length=16),
+            nullable=True,
+        ),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "visible", "held", "reported", "hidden", "deleted", name="commentstatus", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("hidden_reason", sa.String(length=300), nullable=True),
+        sa.Column("report_count", sa.Integer(), nullable=False),
+        sa.Column("is_official_answer", sa.Boolean(), nullable=False),
+        sa.Column("client_token", sa.String(length=64), nullable=True),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("edited_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("deleted_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("moderated_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "(depth = 1 AND stance IS NOT NULL) OR (depth > 1 AND stance IS NULL)",
+            name=op.f("ck_comment_stance_on_top_level_only"),
+        ),
+        sa.CheckConstraint("depth >= 1 AND depth <= 3", name=op.f("ck_comment_depth_range")),
+        sa.CheckConstraint("report_count >= 0", name=op.f("ck_comment_report_count_positive")),
+        sa.CheckConstraint("topic_id IS NOT NULL", name=op.f("ck_comment_has_subject")),
+        sa.ForeignKeyConstraint(["area_id"], ["area.id"], name=op.f("fk_comment_area_id_area"), ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["user_account.id"], name=op.f("fk_comment_author_id_user_account"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["comment.id"], name=op.f("fk_comment_parent_id_comment"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["root_id"], ["comment.id"], name=op.f("fk_comment_root_id_comment"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["topic_id"], ["topic.id"], name=op.f("fk_comment_topic_id_topic"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_comment")),
+        sa.UniqueConstraint("author_id", "client_token", name=op.f("uq_comment_author_id_client_token")),
+    )
+    with op.batch_alter_table("comment", schema=None) as batch_op:
+        batch_op.create_index("ix_comment_area_status", ["area_id", "status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_comment_author_id"), ["author_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_comment_parent_id"), ["parent_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_comment_root_id"), ["root_id"], unique=False)
+        batch_op.create_index("ix_comment_topic_thread", ["topic_id", "depth", "created_at"], unique=False)
+
+    op.create_table(
+        "meeting_agenda_item",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("meeting_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("topic_id", sa.Integer(), nullable=True),
+        sa.Column("title", sa.String(length=120), nullable=False),
+        sa.Column("minutes_text", sa.Text(), nullable=True),
+        sa.Column(
+            "outcome",
+            sa.Enum(
+                "agreed",
+                "not_agreed",
+                "continue_deliberation",
+                "needs_poll",
+                name="outcome",
+                native_enum=False,
+                length=24,
+            ),
+            nullable=True,
+        ),
+        sa.ForeignKeyConstraint(
+            ["meeting_id"], ["meeting.id"], name=op.f("fk_meeting_agenda_item_meeting_id_meeting"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topic.id"], name=op.f("fk_meeting_agenda_item_topic_id_topic"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting_agenda_item")),
+        sa.UniqueConstraint("meeting_id", "position", name=op.f("uq_meeting_agenda_item_meeting_id_position")),
+    )
+    with op.batch_alter_table("meeting_agenda_item", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_meeting_agenda_item_topic_id"), ["topic_id"], unique=False)
+
+    op.create_table(
+        "meeting_attendee",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("meeting_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("name", sa.String(length=40), nullable=True),
+        sa.Column("walk_in", sa.Boolean(), nullable=False),
+        sa.Column("present", sa.Boolean(), nullable=False),
+        sa.Column("recorded_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("user_id IS NOT NULL OR name IS NOT NULL", name=op.f("ck_meeting_attendee_who")),
+        sa.ForeignKeyConstraint(
+            ["meeting_id"], ["meeting.id"], name=op.f("fk_meeting_attendee_meeting_id_meeting"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_meeting_attendee_recorded_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user_account.id"], name=op.f("fk_meeting_attendee_user_id_user_account"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting_attendee")),
+        sa.UniqueConstraint("meeting_id", "user_id", name=op.f("uq_meeting_attendee_meeting_id_user_id")),
+    )
+    with op.batch_alter_table("meeting_attendee", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_meeting_attendee_meeting_id"), ["meeting_id"], unique=False)
+
+    op.create_table(
+        "meeting_signup",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("meeting_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum("confirmed", "waitlisted", "cancelled", name="signupstatus", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("promoted_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reminded_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["meeting_id"], ["meeting.id"], name=op.f("fk_meeting_signup_meeting_id_meeting"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user_account.id"], name=op.f("fk_meeting_signup_user_id_user_account"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting_signup")),
+        sa.UniqueConstraint("meeting_id", "position", name=op.f("uq_meeting_signup_meeting_id_position")),
+        sa.UniqueConstraint("meeting_id", "user_id", name=op.f("uq_meeting_signup_meeting_id_user_id")),
+    )
+    with op.batch_alter_table("meeting_signup", schema=None) as batch_op:
+        batch_op.create_index("ix_meeting_signup_status", ["meeting_id", "status", "position"], unique=False)
+        batch_op.create_index(batch_op.f("ix_meeting_signup_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "photo",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=True),
+        sa.Column("topic_id", sa.Integer(), nullable=True),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("file_name", sa.String(length=100), nullable=False),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("attached_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["user_account.id"], name=op.f("fk_photo_owner_id_user_account"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(["topic_id"], ["topic.id"], name=op.f("fk_photo_topic_id_topic"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_photo")),
+        sqlite_autoincrement=True,
+    )
+    with op.batch_alter_table("photo", schema=None) as batch_op:
+        batch_op.create_index("ix_photo_pending", ["owner_id", "created_at"], unique=False)
+        batch_op.create_index("ix_photo_topic", ["topic_id", "position"], unique=False)
 
     op.create_table(
         "topic_cosign",
@@ -560,6 +787,175 @@ def upgrade() -> None:
     with op.batch_alter_table("topic_transition", schema=None) as batch_op:
         batch_op.create_index("ix_topic_transition_topic", ["topic_id", "created_at"], unique=False)
 
+    op.create_table(
+        "comment_reaction",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("comment_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("agree", "thanks", "question", name="reactionkind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["comment_id"], ["comment.id"], name=op.f("fk_comment_reaction_comment_id_comment"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user_account.id"], name=op.f("fk_comment_reaction_user_id_user_account"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_comment_reaction")),
+        sa.UniqueConstraint("comment_id", "user_id", "kind", name=op.f("uq_comment_reaction_comment_id_user_id_kind")),
+    )
+    with op.batch_alter_table("comment_reaction", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_comment_reaction_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "comment_report",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("comment_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["comment_id"], ["comment.id"], name=op.f("fk_comment_report_comment_id_comment"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user_account.id"], name=op.f("fk_comment_report_user_id_user_account"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_comment_report")),
+        sa.UniqueConstraint("comment_id", "user_id", name=op.f("uq_comment_report_comment_id_user_id")),
+    )
+    with op.batch_alter_table("comment_report", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_comment_report_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "comment_revision",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("comment_id", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("written_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("replaced_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["comment_id"], ["comment.id"], name=op.f("fk_comment_revision_comment_id_comment"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_comment_revision")),
+    )
+    with op.batch_alter_table("comment_revision", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_comment_revision_comment_id"), ["comment_id"], unique=False)
+
+    op.create_table(
+        "photo_variant",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("photo_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=16), nullable=False),
+        sa.Column("content_type", sa.String(length=32), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("height", sa.Integer(), nullable=False),
+        sa.Column("byte_size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["photo_id"], ["photo.id"], name=op.f("fk_photo_variant_photo_id_photo"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_photo_variant")),
+        sa.UniqueConstraint("photo_id", "name", name=op.f("uq_photo_variant_photo_id_name")),
+    )
+    op.create_table(
+        "resolution",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("topic_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "outcome", sa.Enum("agreed", "not_agreed", name="outcome", native_enum=False, length=16), nullable=False
+        ),
+        sa.Column("method", sa.Enum("consensus", "poll", name="method", native_enum=False, length=16), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("decided_on", sa.Date(), nullable=False),
+        sa.Column("recorded_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_by_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "recorded_by_role",
+            sa.Enum(
+                "proposer", "resident", "worker", "admin", "system", name="actorrole", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("meeting_agenda_item_id", sa.Integer(), nullable=True),
+        sa.Column("minutes_reference", sa.String(length=300), nullable=True),
+        sa.Column("poll_reference", sa.String(length=64), nullable=True),
+        sa.Column("poll_eligible", sa.Integer(), nullable=True),
+        sa.Column("poll_ballots_cast", sa.Integer(), nullable=True),
+        sa.Column("poll_counts", sa.JSON(), nullable=True),
+        sa.Column("poll_passed", sa.Boolean(), nullable=True),
+        sa.Column("poll_explanation", sa.Text(), nullable=True),
+        sa.CheckConstraint(
+            "method != 'consensus' OR meeting_agenda_item_id IS NOT NULL OR minutes_reference IS NOT NULL",
+            name=op.f("ck_resolution_consensus_has_minutes"),
+        ),
+        sa.CheckConstraint(
+            "method != 'poll' OR (poll_reference IS NOT NULL AND poll_eligible IS NOT NULL AND poll_ballots_cast IS NOT NULL AND poll_passed IS NOT NULL)",
+            name=op.f("ck_resolution_poll_traceable"),
+        ),
+        sa.CheckConstraint(
+            "poll_ballots_cast IS NULL OR poll_ballots_cast <= poll_eligible",
+            name=op.f("ck_resolution_turnout_possible"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["meeting_agenda_item_id"],
+            ["meeting_agenda_item.id"],
+            name=op.f("fk_resolution_meeting_agenda_item_id_meeting_agenda_item"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_resolution_recorded_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topic.id"], name=op.f("fk_resolution_topic_id_topic"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_resolution")),
+        sa.UniqueConstraint("topic_id", name=op.f("uq_resolution_topic_id")),
+    )
+    with op.batch_alter_table("resolution", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_resolution_meeting_agenda_item_id"), ["meeting_agenda_item_id"], unique=False
+        )
+        batch_op.create_index("ix_resolution_recorded_at", ["recorded_at"], unique=False)
+
+    op.create_table(
+        "agreed_action",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("resolution_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("description", sa.String(length=500), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        sa.Column("target_date", sa.Date(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum("proposed", "handed_off", name="actionstatus", native_enum=False, length=24),
+            nullable=False,
+        ),
+        sa.Column("handed_off_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("position >= 1", name=op.f("ck_agreed_action_position_positive")),
+        sa.ForeignKeyConstraint(
+            ["resolution_id"],
+            ["resolution.id"],
+            name=op.f("fk_agreed_action_resolution_id_resolution"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["unit.id"], name=op.f("fk_agreed_action_unit_id_unit"), ondelete="RESTRICT"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_agreed_action")),
+        sa.UniqueConstraint("resolution_id", "position", name=op.f("uq_agreed_action_resolution_id_position")),
+    )
+    with op.batch_alter_table("agreed_action", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_agreed_action_unit_id"), ["unit_id"], unique=False)
+
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "sqlite":  # search fallback full-text index, unmanaged by Alembic
         op.execute(
@@ -571,6 +967,28 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE IF EXISTS search_fts")
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("agreed_action", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_agreed_action_unit_id"))
+
+    op.drop_table("agreed_action")
+    with op.batch_alter_table("resolution", schema=None) as batch_op:
+        batch_op.drop_index("ix_resolution_recorded_at")
+        batch_op.drop_index(batch_op.f("ix_resolution_meeting_agenda_item_id"))
+
+    op.drop_table("resolution")
+    op.drop_table("photo_variant")
+    with op.batch_alter_table("comment_revision", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_comment_revision_comment_id"))
+
+    op.drop_table("comment_revision")
+    with op.batch_alter_table("comment_report", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_comment_report_user_id"))
+
+    op.drop_table("comment_report")
+    with op.batch_alter_table("comment_reaction", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_comment_reaction_user_id"))
+
+    op.drop_table("comment_reaction")
     with op.batch_alter_table("topic_transition", schema=None) as batch_op:
         batch_op.drop_index("ix_topic_transition_topic")
 
@@ -583,6 +1001,32 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_topic_cosign_user_id"))
 
     op.drop_table("topic_cosign")
+    with op.batch_alter_table("photo", schema=None) as batch_op:
+        batch_op.drop_index("ix_photo_topic")
+        batch_op.drop_index("ix_photo_pending")
+
+    op.drop_table("photo")
+    with op.batch_alter_table("meeting_signup", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_meeting_signup_user_id"))
+        batch_op.drop_index("ix_meeting_signup_status")
+
+    op.drop_table("meeting_signup")
+    with op.batch_alter_table("meeting_attendee", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_meeting_attendee_meeting_id"))
+
+    op.drop_table("meeting_attendee")
+    with op.batch_alter_table("meeting_agenda_item", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_meeting_agenda_item_topic_id"))
+
+    op.drop_table("meeting_agenda_item")
+    with op.batch_alter_table("comment", schema=None) as batch_op:
+        batch_op.drop_index("ix_comment_topic_thread")
+        batch_op.drop_index(batch_op.f("ix_comment_root_id"))
+        batch_op.drop_index(batch_op.f("ix_comment_parent_id"))
+        batch_op.drop_index(batch_op.f("ix_comment_author_id"))
+        batch_op.drop_index("ix_comment_area_status")
+
+    op.drop_table("comment")
     with op.batch_alter_table("topic", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_topic_created_at"))
         batch_op.drop_index("ix_topic_community_state")
@@ -590,6 +1034,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_topic_area_id"))
 
     op.drop_table("topic")
+    op.drop_table("sensitive_word")
     with op.batch_alter_table("role_grant", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_role_grant_user_id"))
         batch_op.drop_index(batch_op.f("ix_role_grant_unit_id"))
@@ -609,6 +1054,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notification_inbox")
 
     op.drop_table("notification")
+    with op.batch_alter_table("meeting", schema=None) as batch_op:
+        batch_op.drop_index("ix_meeting_state_starts")
+        batch_op.drop_index("ix_meeting_community_starts")
+
+    op.drop_table("meeting")
     with op.batch_alter_table("auth_session", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_auth_session_user_id"))
 

@@ -4,10 +4,11 @@ workers' triage queue. Topics are public, so ``get_topic`` only hides what does 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from consultation.accounts.models import Role
 from consultation.areas.models import Area, AreaLevel
@@ -17,6 +18,7 @@ from consultation.errors import N_, NotFound
 from consultation.policy import Actor
 
 AREA_GROUP_LIMIT = 30
+_Query = TypeVar("_Query", bound=Select[Any])
 
 # How the area page groups topics, in this order.
 AREA_GROUPS: tuple[tuple[str, str, frozenset[TopicState]], ...] = (
@@ -30,9 +32,10 @@ AREA_GROUPS: tuple[tuple[str, str, frozenset[TopicState]], ...] = (
 )
 
 
-def _with_relations(query: Select[Topic]) -> Select[Topic]:
-    return query.options(selectinload(Topic.community), selectinload(Topic.area), selectinload(Topic.author),
-                         selectinload(Topic.merged_into))
+def _with_relations(query: _Query) -> _Query:
+    """The topic's many-to-one relations joined into the same statement (one query, not one per relation)."""
+    return query.options(joinedload(Topic.community), joinedload(Topic.area), joinedload(Topic.author),
+                         joinedload(Topic.merged_into))
 
 
 async def get_topic(session: AsyncSession, topic_id: int) -> Topic:
@@ -57,14 +60,23 @@ async def area_topics(session: AsyncSession, area: Area) -> list[TopicGroup] | N
         where = Topic.area_id == area.id
     else:
         return None
-    groups = []
-    for key, label, states in AREA_GROUPS:
-        topics = (await session.scalars(
-            _with_relations(select(Topic)).where(where, Topic.state.in_(states))
-            .order_by(Topic.updated_at.desc(), Topic.id.desc()).limit(AREA_GROUP_LIMIT)
-        )).all()
-        groups.append(TopicGroup(key, label, list(topics)))
-    return groups
+    # One statement for every group: rank the topics within their group, keep the first AREA_GROUP_LIMIT.
+    group_key = case(*[(Topic.state.in_(states), key) for key, _, states in AREA_GROUPS])
+    newest_first = (Topic.updated_at.desc(), Topic.id.desc())
+    ranked = (
+        select(Topic.id.label("id"), group_key.label("group_key"),
+               func.row_number().over(partition_by=group_key, order_by=newest_first).label("rank"))
+        .where(where, Topic.state.in_({state for _, _, states in AREA_GROUPS for state in states}))
+        .subquery()
+    )
+    rows = (await session.execute(
+        _with_relations(select(Topic, ranked.c.group_key)).join(ranked, ranked.c.id == Topic.id)
+        .where(ranked.c.rank <= AREA_GROUP_LIMIT).order_by(*newest_first)
+    )).all()
+    by_group: dict[str, list[Topic]] = {key: [] for key, _, _ in AREA_GROUPS}
+    for topic, key in rows:
+        by_group[key].append(topic)
+    return [TopicGroup(key, label, by_group[key]) for key, label, _ in AREA_GROUPS]
 
 
 async def timeline(session: AsyncSession, topic: Topic) -> list[TopicTransition]:

@@ -27,6 +27,8 @@ class Step:
     by: By
     label: str  # message id of the action, as a worker's button reads
     needs_reason: bool = False
+    # Taken only by recording a resolution (``deliberation.resolutions``), never by the generic form.
+    needs_resolution: bool = False
 
 
 STEPS: tuple[Step, ...] = (
@@ -37,8 +39,9 @@ STEPS: tuple[Step, ...] = (
     Step(S.triage, S.referred, By.WORKER, N_("Refer elsewhere"), needs_reason=True),
     Step(S.triage, S.merged, By.WORKER, N_("Merge into another topic")),
     Step(S.deliberating, S.deciding, By.WORKER, N_("Move to the decision")),
-    Step(S.deciding, S.decided_agreed, By.WORKER, N_("Record the decision: agreed")),
-    Step(S.deciding, S.decided_not_agreed, By.WORKER, N_("Record the decision: not agreed")),
+    Step(S.deciding, S.decided_agreed, By.WORKER, N_("Record the decision: agreed"), needs_resolution=True),
+    Step(S.deciding, S.decided_not_agreed, By.WORKER, N_("Record the decision: not agreed"),
+         needs_resolution=True),
     Step(S.decided_agreed, S.publicised, By.WORKER, N_("Publicise the decision")),
     Step(S.decided_not_agreed, S.publicised, By.WORKER, N_("Publicise the decision")),
     Step(S.publicised, S.in_action, By.WORKER, N_("Start carrying it out")),

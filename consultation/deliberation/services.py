@@ -17,8 +17,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from consultation import audit, search_index
 from consultation.accounts.models import Role
 from consultation.areas.models import Area, AreaLevel
+from consultation.comments import services as comments
 from consultation.db import utcnow
-from consultation.deliberation import policy, rules
+from consultation.deliberation import handoff, policy, rules
 from consultation.deliberation.models import (
     DEFAULT_COSIGN_THRESHOLD,
     DESCRIPTION_MAX,
@@ -42,6 +43,7 @@ from consultation.validation import check_length
 
 SEARCH_TYPE = "topic"
 STATE_CHANGED_TITLE = N_("A topic you follow has a new status")
+RESOLUTION_NEEDED = N_("A decision is recorded with its resolution: use “Record the decision” on the topic page.")
 MAX_COSIGN_THRESHOLD = 1000
 
 
@@ -157,8 +159,12 @@ async def unfollow(session: AsyncSession, actor: Actor, topic: Topic) -> bool:
 async def transition(
     session: AsyncSession, topic: Topic, to_state: TopicState, actor: Actor, reason: str = "", *,
     referred_to: str = "", target: Topic | None = None, publicity_ends_at: datetime | None = None,
+    with_resolution: bool = False,
 ) -> TopicTransition:
     """Move ``topic`` one step along ``rules.STEPS`` as a worker (or admin) of its community.
+
+    Deciding steps are taken only with a resolution (``resolutions.record_resolution`` passes
+    ``with_resolution``); starting the work hands the agreed actions to the governance pipeline.
 
     Refuses a step the table does not have (InvalidState), a step the actor may not take
     (Forbidden), a missing or overlong reason (ValidationFailed), and a topic someone else moved
@@ -169,6 +175,8 @@ async def transition(
         raise InvalidState(msg("A topic in the state “{from_label}” cannot move to “{to_label}”.",
                                from_label=topic.state.label, to_label=to_state.label))
     require(actor, "deliberation.triage" if topic.state is TopicState.triage else "deliberation.advance", topic)
+    if step.needs_resolution and not with_resolution:
+        raise InvalidState(msg(RESOLUTION_NEEDED))
     reason, referred_to = reason.strip(), referred_to.strip()
     errors: dict[str, Message | str] = {}
     if step.needs_reason and not reason:
@@ -191,6 +199,8 @@ async def transition(
                         referred_to=referred_to or None, target=target, publicity_ends_at=publicity_ends_at)
     if moved is None:
         raise Conflict(msg("Someone else changed this topic meanwhile. Reload the page and try again."))
+    if to_state is TopicState.in_action:
+        await handoff.hand_off_topic(session, topic, actor_id=actor.user_id, ip=actor.ip)
     return moved
 
 
@@ -295,6 +305,7 @@ async def _move(
             await notify(session, user_id, "topic.state", STATE_CHANGED_TITLE, body=topic.title,
                          url=f"/topics/{topic.id}")
     search_index.search_changed(session, SEARCH_TYPE, [topic.id])
+    await comments.topic_changed(session, topic.id)  # comments carry the topic's state as a search facet
     return record
 
 

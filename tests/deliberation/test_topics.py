@@ -3,6 +3,7 @@ timeline, triage by the community's workers, and bad input that comes back with 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from tests.areas.helpers import section
 from tests.conftest import WebClient, text_of
 from tests.deliberation.helpers import World, actor_of, in_triage, make_world, raise_topic
 from tests.factories import PASSWORD, identifier
+from web.i18n import TIMEZONE
 
 
 async def log_in(client: WebClient, user: Any) -> WebClient:
@@ -299,8 +301,11 @@ async def test_the_worker_takes_a_topic_through_decision_publicity_and_action(cl
     topic = await in_triage(db, world)
     await log_in(client, world.worker_a)
     await client.submit(f"/worker/triage/{topic.id}/accept", {})
-    for state in ["deciding", "decided_agreed"]:
-        assert (await client.submit(f"/topics/{topic.id}/advance", {"to_state": state})).status_code == 303
+    assert (await client.submit(f"/topics/{topic.id}/advance", {"to_state": "deciding"})).status_code == 303
+    decided = await client.submit(f"/topics/{topic.id}/resolution", {  # a decision needs its resolution
+        "outcome": "not_agreed", "summary": "居民未达成一致，维持现状。", "minutes_reference": "居委会存档的会议纪要",
+        "decided_on": datetime.now(TIMEZONE).date().isoformat()})
+    assert decided.status_code == 303
     no_date = await client.submit(f"/topics/{topic.id}/advance", {"to_state": "publicised", "reason": "公示结果"})
     assert no_date.status_code == 422 and "请输入公示期结束日期" in text_of(no_date.text)
     assert "公示结果" in no_date.text
@@ -317,7 +322,7 @@ async def test_the_worker_takes_a_topic_through_decision_publicity_and_action(cl
     page = await client.get(f"/topics/{topic.id}")
     assert 'aria-current="step"' in page.text and "下一步（社区工作者）" not in text_of(page.text)
     steps = await count(db, TopicTransition, TopicTransition.topic_id == topic.id)
-    assert steps == 9  # proposed, collecting, triage, deliberating, deciding, agreed, publicised, action, evaluated
+    assert steps == 9  # proposed, collecting, triage, deliberating, deciding, decided, publicised, action, evaluated
 
 
 async def test_workers_set_their_community_threshold(client: WebClient, db: Any) -> None:

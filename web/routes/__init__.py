@@ -4,11 +4,36 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web.routes import account, accounts, areas, deliberation, dev, notifications, pages, search, worker
+from web.api import comments as api_comments
+from web.api import meetings as api_meetings
+from web.api import openapi as api_openapi
+from web.api import topics as api_topics
+from web.routes import (
+    account,
+    accounts,
+    areas,
+    bench,
+    comments,
+    deliberation,
+    dev,
+    media,
+    meetings,
+    notifications,
+    pages,
+    resolutions,
+    search,
+    worker,
+)
 
 
 def all_routes() -> list[BaseRoute]:
     tables = [pages.routes, accounts.routes, areas.routes, worker.routes]
     tables += [account.routes, notifications.routes, dev.routes]
     tables += [search.routes, deliberation.routes]
-    return [route for table in tables for route in table.routes]
+    tables += [media.routes]
+    tables += [resolutions.routes]
+    tables += [comments.routes]
+    tables += [meetings.routes]
+    tables += [api_topics.routes, api_comments.routes, api_meetings.routes, api_openapi.routes]
+    flagged = bench.bench_routes() if bench.enabled() else []  # BENCH_CEILING=1 only: never in production
+    return [route for table in tables for route in table.routes] + flagged

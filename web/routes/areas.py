@@ -15,7 +15,9 @@ from consultation.areas import queries as area_queries
 from consultation.areas import services as areas
 from consultation.areas.models import Area, AreaLevel, Unit
 from consultation.deliberation import queries as topic_queries
+from consultation.deliberation import resolutions
 from consultation.errors import InvalidState, Message, ValidationFailed, msg
+from consultation.meetings import queries as meeting_queries
 from web.auth import require_permission
 from web.context import Ctx
 from web.forms import form_fields, int_or_none, invalid_form, redirect, upload
@@ -73,6 +75,8 @@ async def area_page(request: Request, ctx: Ctx) -> Response:
         "children": await area_queries.children_with_counts(ctx.db, area),
         "household_total": await area_queries.household_count(ctx.db, area),
         "topic_groups": await topic_queries.area_topics(ctx.db, area),
+        "upcoming_meetings": await meeting_queries.upcoming_for_area(ctx.db, area),
+        "recent_resolutions": await resolutions.recent_in(ctx.db, area),
     })
 
 

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from consultation.areas import queries as area_queries
 from consultation.areas.models import Area, AreaLevel
-from consultation.deliberation import policy, rules
+from consultation.deliberation import photos, policy, rules
 from consultation.deliberation import queries as topics
 from consultation.deliberation import services as deliberation
 from consultation.deliberation.models import (
@@ -28,11 +28,13 @@ from consultation.errors import Forbidden, NotFound, ValidationFailed, msg
 from search.results import SearchQuery
 from search.service import SearchService
 from search.text import MAX_QUERY_CHARS, normalise
+from web.api.core import Param, Schema, array, boolean, describe, integer, string
 from web.auth import require_permission, require_user
 from web.context import Ctx
 from web.forms import form_fields, int_or_none, invalid_form, redirect
 from web.i18n import TIMEZONE, translate
 from web.i18n import gettext as _
+from web.routes import media
 from web.routes.areas import renamed
 from web.routing import RouteTable
 from web.templating import render
@@ -65,7 +67,7 @@ async def _community(request: Request, ctx: Ctx) -> Area:
 async def _propose_context(ctx: Ctx, community: Area) -> dict[str, Any]:
     compounds = await area_queries.compounds_of(ctx.db, community)
     return {"community": community, "category_options": category_options(),
-            "compound_options": [(c.id, c.name) for c in compounds], **LIMITS}
+            "compound_options": [(c.id, c.name) for c in compounds], **LIMITS, **media.photo_form_context()}
 
 
 async def _may_propose(ctx: Ctx, community: Area) -> None:
@@ -90,12 +92,16 @@ async def propose_submit(request: Request, ctx: Ctx) -> Response:
     form = await form_fields(request)
     compound_id = int_or_none(form.get("compound_id"))
     compound = await ctx.db.get(Area, compound_id) if compound_id else None
+    staged = await media.stage_photos(request, ctx)  # pending uploads survive a failed form
     try:
-        topic = await deliberation.propose(
-            ctx.db, ctx.actor, community, title=form.get("title", ""), description=form.get("description", ""),
-            category=form.get("category", ""), compound=compound, place=form.get("place", ""))
+        async with ctx.db.begin_nested():  # the topic and its photos are saved together or not at all
+            topic = await deliberation.propose(
+                ctx.db, ctx.actor, community, title=form.get("title", ""), description=form.get("description", ""),
+                category=form.get("category", ""), compound=compound, place=form.get("place", ""))
+            await photos.attach(ctx.db, ctx.actor, topic, staged)
     except ValidationFailed as exc:
-        return invalid_form(request, "deliberation/new.html", form, exc, await _propose_context(ctx, community))
+        return invalid_form(request, "deliberation/new.html", form, media.with_photo_problems(exc, staged),
+                            {**await _propose_context(ctx, community), **media.photo_form_context(staged)})
     ctx.flash(_("Your topic was published. Verified neighbours can now co-sign it."))
     return redirect(f"/topics/{topic.id}")
 
@@ -114,7 +120,8 @@ def parse_day_end(raw: str) -> datetime | None:
 async def _topic_context(ctx: Ctx, topic: Topic) -> dict[str, Any]:
     viewer = await topics.viewer_of(ctx.db, topic, ctx.actor.user_id)
     can_advance = policy.can_advance(ctx.actor, topic)
-    steps = rules.next_steps(topic.state, rules.By.WORKER) if can_advance else []
+    # Deciding steps are taken by recording the resolution (its own form), not from the generic one.
+    steps = [s for s in rules.next_steps(topic.state, rules.By.WORKER) if not s.needs_resolution] if can_advance else []
     section_templates, section_context = await sections_for(ctx, topic)
     return {
         "topic": topic,
@@ -176,6 +183,10 @@ async def advance(request: Request, ctx: Ctx) -> Response:
     form = await form_fields(request)
     target = form.get("to_state", "")
     ends = parse_day_end(form.get("publicity_ends_on", "")) if form.get("publicity_ends_on") else None
+    step = rules.step(topic.state, TopicState(target)) if target in TopicState.__members__ else None
+    if step is not None and step.needs_resolution:  # a decision is recorded with its resolution
+        require_permission(ctx, "deliberation.advance", topic)
+        return redirect(f"/topics/{topic.id}/resolution")
     try:
         if target not in TopicState.__members__:
             raise ValidationFailed({"to_state": msg("Choose the next step.")})
@@ -278,6 +289,16 @@ async def cosign_threshold(request: Request, ctx: Ctx) -> Response:
 
 # --- similar topics while typing (JSON) ----------------------------------------------------------
 
+SimilarTopic = Schema("SimilarTopic", {"id": integer(), "title": string(), "url": string(),
+                                      "badges": array(string())}, required=("id", "title", "url", "badges"))
+SimilarTopics = Schema("SimilarTopics", {"from_fallback": boolean(), "hits": array(SimilarTopic)},
+                       required=("from_fallback", "hits"))
+
+
+@describe("/api/v1/topics/similar", summary="Topics similar to a title being typed", name="api_topics_similar",
+          tag="Topics", query=(Param("q", string(), "The title typed so far (2 characters or more).", required=True),
+                               Param("area", integer(minimum=1), "The community.", required=True)),
+          responses={200: (f"Up to {SIMILAR_LIMIT} topics", SimilarTopics)})
 @routes.get("/api/v1/topics/similar", name="api_topics_similar")
 async def similar(request: Request, ctx: Ctx) -> Response:
     """Topics like the title being typed, in the given area, so a resident can co-sign instead."""

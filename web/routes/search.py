@@ -1,5 +1,6 @@
-"""The search page and its JSON twin: ``/search`` and ``/api/v1/search`` take ``q``, ``type``, ``area``
-and ``page``. Meilisearch answers when it can; otherwise the database fallback does and the page says so."""
+"""The search page and its JSON twin: ``/search`` and ``/api/v1/search`` take ``q``, ``type``, ``area``,
+``category``, ``state`` and ``page``. Meilisearch answers when it can; otherwise the database fallback does
+and the page says so."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from search.results import SearchQuery, SearchResults
 from search.service import SearchService, parse_query
+from web.api.core import Param, Schema, array, boolean, describe, integer, nullable, string
 from web.context import Ctx
 from web.i18n import gettext
 from web.routing import RouteTable
@@ -28,7 +30,8 @@ def _service(request: Request) -> SearchService:
 def search_href(query: SearchQuery) -> Callable[..., str]:
     """Links that keep the query and change a filter or the page (a new filter starts at page 1)."""
     def href(**changes: Any) -> str:
-        params: dict[str, Any] = {"q": query.text, "type": query.doc_type, "area": query.area_id, "page": None}
+        params: dict[str, Any] = {"q": query.text, "type": query.doc_type, "area": query.area_id,
+                                  **query.attribute_filters, "page": None}
         params.update(changes)
         kept = {k: v for k, v in params.items() if v not in (None, "") and not (k == "page" and v == 1)}
         return "/search" + ("?" + urlencode(kept) if kept else "")
@@ -52,13 +55,38 @@ async def search_page(request: Request, ctx: Ctx) -> Response:
     })
 
 
+SearchHit = Schema("SearchHit", {
+    "type": string("Document type (topic, comment, ...)."), "id": integer(), "url": string(),
+    "title_html": string("Title with <mark> highlights (HTML-escaped otherwise)."),
+    "snippet_html": string("Excerpt with <mark> highlights."), "badges": array(string()),
+}, required=("type", "id", "url", "title_html", "snippet_html", "badges"))
+Facet = Schema("SearchFacet", {"value": {"type": ["string", "integer"]}, "label": string(), "count": integer()},
+               required=("value", "label", "count"))
+SearchResult = Schema("SearchResult", {
+    "query": {"type": "object", "properties": {"q": string(), "type": nullable(string()),
+                                               "area": nullable(integer()), "category": nullable(string()),
+                                               "state": nullable(string()), "page": integer()}},
+    "total": integer(), "pages": integer(), "from_fallback": boolean("Answered by the database fallback."),
+    "hits": array(SearchHit),
+    "facets": {"type": "object", "properties": {"type": array(Facet), "district": array(Facet),
+                                                 "category": array(Facet), "state": array(Facet)}},
+}, required=("query", "total", "pages", "from_fallback", "hits", "facets"))
+
+
+@describe("/api/v1/search", summary="Search topics, comments and more", name="api_search", tag="Search", query=(
+    Param("q", string(), "The words to find."), Param("type", string(), "Only this document type."),
+    Param("area", integer(minimum=1), "Only within this area."),
+    Param("category", string(), "Only topics (and their comments) of this category."),
+    Param("state", string(), "Only topics (and their comments) in this state."), Param("page", integer(minimum=1)),
+), responses={200: ("Hits with highlights and facets", SearchResult)})
 @routes.get("/api/v1/search", name="api_search")
 async def search_api(request: Request, ctx: Ctx) -> Response:
     service = _service(request)
     query = parse_query(request.query_params, service.registry)
     results = await service.search(ctx.db, query)
     return JSONResponse({
-        "query": {"q": query.text, "type": query.doc_type, "area": query.area_id, "page": query.page},
+        "query": {"q": query.text, "type": query.doc_type, "area": query.area_id, "category": query.category,
+                  "state": query.state, "page": query.page},
         "total": results.total,
         "pages": results.pages,
         "from_fallback": results.from_fallback,
@@ -70,5 +98,7 @@ async def search_api(request: Request, ctx: Ctx) -> Response:
         "facets": {
             "type": [{"value": f.value, "label": gettext(f.label), "count": f.count} for f in results.types],
             "district": [{"value": int(f.value), "label": f.label, "count": f.count} for f in results.districts],
+            **{name: [{"value": f.value, "label": gettext(f.label), "count": f.count} for f in facets]
+               for name, facets in results.attributes.items()},
         },
     })

@@ -1,0 +1,1 @@
+"""Comments on topics: threads, stances, reactions, reports and moderation."""

@@ -1,0 +1,64 @@
+"""Category and state facets on the search page and its JSON twin, answered by the database fallback and
+by the real Meilisearch alike: counts per value, filtering by a value, and links that keep the query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+
+from consultation.deliberation import services
+from tests.conftest import WebClient
+from tests.deliberation.helpers import World, actor_of, in_triage, make_world
+from tests.search.conftest import drain, visible
+
+
+async def _topics(db: Any) -> World:
+    world = await make_world(db)
+    community = world.city.community_a
+    await services.propose(db, actor_of(world.author, world), community, title="北门充电桩不够用",
+                           description="电动车充电排长队。", category="charging")
+    await services.propose(db, actor_of(world.neighbours[1], world), community, title="南门充电桩损坏",
+                           description="充电桩屏幕坏了。", category="charging")
+    triaged = await in_triage(db, world, title="充电车棚漏雨")
+    await services.accept(db, actor_of(world.worker_a, world), triaged)
+    return world
+
+
+async def _check_facets(client: WebClient) -> None:
+    body = (await client.get("/api/v1/search", params={"q": "充电", "type": "topic"})).json()
+    categories = {f["value"]: f["count"] for f in body["facets"]["category"]}
+    states = {f["value"]: f["count"] for f in body["facets"]["state"]}
+    assert categories == {"charging": 2, "public_facilities": 1}
+    assert states == {"collecting": 2, "deliberating": 1}
+    assert {f["label"] for f in body["facets"]["state"]} == {"正在征集联署", "已列入议程，正在商议"}
+
+    only = (await client.get("/api/v1/search", params={"q": "充电", "type": "topic", "state": "deliberating"})).json()
+    assert [hit["title_html"] for hit in only["hits"]] == ["<mark>充电</mark>车棚漏雨"]
+    assert only["query"]["state"] == "deliberating"
+    ignored = (await client.get("/api/v1/search", params={"q": "充电", "category": "no-such-category"})).json()
+    assert ignored["query"]["category"] is None and ignored["total"] == 3
+
+    page = await client.get("/search", params={"q": "充电", "category": "charging"})
+    text = visible(page.text)
+    assert "北门充电桩不够用" in text and "充电车棚漏雨" not in text
+    assert "类别" in text and "状态" in text
+    assert 'href="/search?q=%E5%85%85%E7%94%B5&amp;category=charging&amp;state=collecting"' in page.text
+    assert '<input type="hidden" name="category" value="charging">' in page.text
+
+
+async def test_category_and_state_facets_from_the_fallback(app: Starlette, client: WebClient, db: Any) -> None:
+    await _topics(db)
+    await drain(app, db)
+    await _check_facets(client)
+
+
+@pytest.mark.meili
+async def test_category_and_state_facets_from_meilisearch(
+    meili_app: Starlette, meili_client: WebClient, db: Any,
+) -> None:
+    await _topics(db)
+    await drain(meili_app, db)
+    assert (await meili_client.get("/api/v1/search", params={"q": "充电"})).json()["from_fallback"] is False
+    await _check_facets(meili_client)

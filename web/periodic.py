@@ -1,0 +1,40 @@
+"""Periodic jobs run by the outbox worker loop (in-process or ``yishiting worker``): each job opens its
+own short write transaction about once a minute. Jobs must be idempotent and safe to run from
+several workers at once (they are run by every worker process)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from consultation.meetings.services import send_due_reminders
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[AsyncSession], Awaitable[int]]
+JOBS: tuple[tuple[str, Job], ...] = (("meeting reminders", send_due_reminders),)
+
+
+class Periodic:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], interval: float = 60.0) -> None:
+        self.sessionmaker = sessionmaker
+        self.interval = interval
+        self._last = float("-inf")
+
+    async def maybe_run(self) -> None:
+        """Run every job if ``interval`` seconds have passed since the last round; never raises."""
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        for name, job in JOBS:
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    done = await job(session)
+                if done:
+                    log.info("%s: %d done", name, done)
+            except Exception:  # the database may be restarting: try again next round
+                log.exception("periodic job %s failed", name)
