@@ -19,6 +19,7 @@ from consultation.deliberation.models import CommunitySettings, TopicState
 from consultation.policy import Actor, Grant
 from web.composition import build_services
 from web.database import make_engine, make_sessionmaker, make_write_sessionmaker
+from web.demo_story import load_story
 from web.settings import Settings
 
 DEMO_PASSWORD = "yishiting2026"  # noqa: S105 - printed for the demo on purpose
@@ -132,6 +133,7 @@ async def build_demo(session: AsyncSession, seed: int = 20261126) -> list[DemoLo
                                               rng.choice(list(VerificationMethod)))
     await session.flush()
     await _demo_topics(session)
+    await load_story(session)
     # Only a handful of residents are printed: the rest follow the same number pattern.
     residents = [login for login in logins if login.role == "resident"]
     others = [login for login in logins if login.role != "resident"]
