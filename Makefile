@@ -10,7 +10,7 @@ DEMO_DB ?= sqlite+aiosqlite:///$(CURDIR)/var/yishiting.db
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install node browser lint typecheck i18n-extract i18n-compile pytest pytest-postgres clean bench
+.PHONY: run test install node browser lint typecheck i18n-extract i18n-compile pytest pytest-postgres clean bench bench-tools
 
 run: install
 	DATABASE_URL=$${DATABASE_URL:-$(DEMO_DB)} $(BIN)/yishiting migrate
@@ -70,8 +70,17 @@ pytest-postgres: install node
 
 test: lint typecheck pytest pytest-postgres
 
-bench: install node
+# The benchmark harness (bench/, README "Benchmarks"): PostgreSQL must be running; e.g. ARGS="--scale small".
+bench: install node bench-tools
 	$(BIN)/python -m bench $(ARGS)
+
+# Debian's wrk, the HTTP load generator of the benchmark (root or sudo needed the first time).
+bench-tools:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; \
+	fi
+	@command -v wrk >/dev/null
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

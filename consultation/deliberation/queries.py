@@ -13,7 +13,15 @@ from sqlalchemy.orm import joinedload
 from consultation.accounts.models import Role
 from consultation.areas.models import Area, AreaLevel
 from consultation.deliberation import policy, rules
-from consultation.deliberation.models import Topic, TopicCoSign, TopicFollow, TopicState, TopicTransition
+from consultation.deliberation.models import (
+    DEFAULT_COSIGN_THRESHOLD,
+    CommunitySettings,
+    Topic,
+    TopicCoSign,
+    TopicFollow,
+    TopicState,
+    TopicTransition,
+)
 from consultation.errors import N_, NotFound
 from consultation.policy import Actor
 
@@ -132,6 +140,18 @@ async def triage_queue(session: AsyncSession, actor: Actor) -> list[Topic]:
             return []
         query = query.join(Area, Area.id == Topic.community_id).where(or_(*(Area.path.startswith(p) for p in paths)))
     return list((await session.scalars(query.order_by(Topic.updated_at, Topic.id))).all())
+
+
+async def cosign_thresholds(session: AsyncSession, community_ids: list[int]) -> dict[int, int]:
+    """Each community's co-sign threshold in one query (the default where it has no settings row)."""
+    if not community_ids:
+        return {}
+    rows = (await session.execute(
+        select(CommunitySettings.community_id, CommunitySettings.cosign_threshold)
+        .where(CommunitySettings.community_id.in_(community_ids))
+    )).all()
+    found = {community_id: threshold for community_id, threshold in rows}
+    return {community_id: found.get(community_id, DEFAULT_COSIGN_THRESHOLD) for community_id in community_ids}
 
 
 async def topic_for_triage(session: AsyncSession, actor: Actor, topic_id: int) -> Topic:

@@ -1,0 +1,204 @@
+"""The scenario registry. A scenario is a name, what it measures, and a runner; one whose capability
+has not landed yet is registered without a runner and reported as "not yet available" with the issue
+that brings it. Adding a scenario later is one ``register(...)`` call in this module (or a module it
+imports), nothing else changes."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from bench.client import MeiliReader, Visitor
+from bench.seed import PASSWORD, Seeded
+from bench.wrk import LoadResult, run_wrk
+
+
+@dataclass
+class RunContext:
+    base_url: str
+    seeded: Seeded
+    work_dir: Path
+    duration: float
+    concurrency: int
+    meili_url: str
+    meili_key: str
+    meili_index: str
+    database_url: str  # the harness's own database (asyncpg DSN form)
+    anonymous_headers: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # the drills' handles (processes, restart hooks)
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    kind: str
+    settings: dict[str, Any]
+    load: LoadResult | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+    verdict: str | None = None  # drills: PASS / FAIL
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "settings": self.settings,
+                "load": self.load.as_dict() if self.load else None, "figures": self.figures,
+                "verdict": self.verdict, "notes": self.notes}
+
+
+Runner = Callable[[RunContext], ScenarioResult]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    kind: str  # "ceiling", "load", "probe" or "drill"
+    description: str
+    runner: Runner | None = None
+    pending: str = ""  # for a scenario without a runner: what it waits for
+    default: bool = True  # part of a run when --scenarios is not given
+
+    @property
+    def available(self) -> bool:
+        return self.runner is not None
+
+
+REGISTRY: dict[str, Scenario] = {}
+
+
+def register(scenario: Scenario) -> None:
+    REGISTRY[scenario.name] = scenario
+
+
+def load_scenario(name: str, kind: str, description: str, paths: Callable[[RunContext], list[str]],
+                  notes: Callable[[RunContext], list[str]] | None = None) -> Scenario:
+    def run(ctx: RunContext) -> ScenarioResult:
+        urls = paths(ctx)
+        settings = {"tool": "wrk", "duration_s": ctx.duration, "concurrency": ctx.concurrency,
+                    "distinct_urls": len(urls), "example_url": urls[0]}
+        load = run_wrk(ctx.base_url, urls, duration=ctx.duration, concurrency=ctx.concurrency,
+                       work_dir=ctx.work_dir, name=name, headers=ctx.anonymous_headers)
+        return ScenarioResult(name, kind, settings, load=load, notes=notes(ctx) if notes else [])
+
+    return Scenario(name, kind, description, run)
+
+
+# --- reference ceilings --------------------------------------------------------------------------
+
+register(load_scenario("ceiling_plain", "ceiling", "plain Starlette endpoint (no database, no template)",
+                       lambda ctx: ["/_bench/plain"]))
+register(load_scenario("ceiling_minimal", "ceiling", "minimal page: one ORM query for 20 rows rendered with Jinja2",
+                       lambda ctx: ["/_bench/minimal"]))
+
+# --- read pages ----------------------------------------------------------------------------------
+
+
+def _community_pages(ctx: RunContext) -> list[str]:
+    return [f"/areas/{i}" for i in ctx.seeded.community_ids]
+
+
+def _compound_pages(ctx: RunContext) -> list[str]:
+    return [f"/areas/{i}" for i in ctx.seeded.compound_ids]
+
+
+def _topic_page(ctx: RunContext) -> list[str]:
+    return [f"/topics/{ctx.seeded.hot_topic_id}"]
+
+
+def _topic_notes(ctx: RunContext) -> list[str]:
+    if ctx.seeded.hot_topic_comments:
+        return [f"the topic has {ctx.seeded.hot_topic_comments} comments"]
+    return [f"without comments: {ctx.seeded.comments_note}"]
+
+
+def _search_pages(ctx: RunContext) -> list[str]:
+    return [f"/search?q={quote(term)}" for term in ctx.seeded.search_terms]
+
+
+register(load_scenario("area_home", "load", "community home page /areas/{community} (compounds, households, "
+                       "topics grouped by state), rotating over every community", _community_pages))
+register(load_scenario("topic_list", "load", "topic list of one compound /areas/{compound} (topics grouped by "
+                       "state), rotating over every compound", _compound_pages))
+register(load_scenario("topic_page", "load", "topic page /topics/{id} (timeline, co-signs, sections; 200 comments "
+                       "once comments exist)", _topic_page, _topic_notes))
+register(load_scenario("search_page", "load", "search page /search?q= with rotating terms (Meilisearch)",
+                       _search_pages, lambda ctx: [f"terms: {', '.join(ctx.seeded.search_terms)}"]))
+
+
+# --- index lag -----------------------------------------------------------------------------------
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def index_lag(ctx: RunContext, writes: int = 50, give_up_s: float = 30.0) -> ScenarioResult:
+    """Propose topics through the app one after another; after each acknowledgement poll Meilisearch
+    until the topic's document is there. Lag = acknowledgement to searchable."""
+    visitor = Visitor(ctx.base_url)
+    reader = MeiliReader(ctx.meili_url, ctx.meili_key, ctx.meili_index)
+    lags: list[float] = []
+    write_ms: list[float] = []
+    missing: list[int] = []
+    try:
+        visitor.login(ctx.seeded.proposer_phone, PASSWORD)
+        for n in range(writes):
+            topic_id, took = visitor.propose(ctx.seeded.proposer_community_id, f"lag-{n}")
+            acknowledged = time.perf_counter()
+            write_ms.append(took * 1000)
+            while not reader.has(f"topic-{topic_id}"):
+                if time.perf_counter() - acknowledged > give_up_s:
+                    missing.append(topic_id)
+                    break
+                time.sleep(0.01)
+            else:
+                lags.append((time.perf_counter() - acknowledged) * 1000)
+        meili_s = reader.task_seconds("documentAdditionOrUpdate", writes)
+    finally:
+        visitor.close()
+        reader.close()
+    meili_ms = [s * 1000 for s in meili_s]
+    figures = {
+        "writes": writes, "searchable": len(lags), "missing_after_s": {str(give_up_s): missing},
+        "lag_p50_ms": _round(_percentile(lags, 50)), "lag_p99_ms": _round(_percentile(lags, 99)),
+        "lag_max_ms": _round(max(lags) if lags else None),
+        "lag_mean_ms": _round(statistics.fmean(lags) if lags else None),
+        "write_p50_ms": _round(_percentile(write_ms, 50)), "write_p99_ms": _round(_percentile(write_ms, 99)),
+        "meili_task_p50_ms": _round(_percentile(meili_ms, 50)), "meili_task_p99_ms": _round(_percentile(meili_ms, 99)),
+    }
+    return ScenarioResult("index_lag", "probe", {"writes": writes, "sequential": True, "poll_interval_ms": 10,
+                                                 "path": "POST /topics/new, then GET Meilisearch document"},
+                          figures=figures,
+                          notes=["the outbox worker is its own process (`yishiting worker`, the production "
+                                 "default) and polls the outbox every second when idle; meili_task_* is the part "
+                                 "Meilisearch spends from accepting a document to having it searchable"])
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+register(Scenario("index_lag", "probe", "search index lag after a write: 50 topics proposed through the app, each "
+                  "polled in Meilisearch until searchable", index_lag))
+
+
+# --- waiting for their capability ---------------------------------------------------------------
+
+register(Scenario("vote_storm", "load", "N eligible residents cast ballots at once (concurrency 64), zero lost or "
+                  "duplicated ballots", pending="voting (issue 4)"))
+register(Scenario("comment_surge", "load", "80,000 comments into one draft comment round (concurrency 64)",
+                  pending="draft comment rounds (issue 5)"))
+register(Scenario("draft_article_page", "load", "a draft article page with its comments",
+                  pending="draft comment rounds (issue 5)"))
+register(Scenario("round_report", "load", "the summary report of a comment round",
+                  pending="draft comment rounds (issue 5)"))
+register(Scenario("task_list", "load", "governance tasks list (50,000 tasks at city scale)",
+                  pending="governance tasks"))
+register(Scenario("drill_vote_storm_kill", "drill", "kill the server processes during the vote storm, restart, and "
+                  "prove every acknowledged ballot is stored exactly once", pending="voting (issue 4)"))

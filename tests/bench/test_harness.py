@@ -1,0 +1,118 @@
+"""The benchmark harness's own logic: it refuses databases that are not its own, reads wrk's output
+robustly, lists scenarios that wait for their capability, and the ceiling routes exist only behind
+their flag. (The harness itself is run with ``make bench``; it is not part of the test suite.)"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from bench import database
+from bench.cli import choose
+from bench.scenarios import REGISTRY
+from bench.wrk import MARKER, lua_script, parse_output
+from tests.deliberation.helpers import make_world, raise_topic
+from web.app import create_app
+from web.settings import Settings
+
+WRK_TEXT = """Running 5s test @ http://127.0.0.1:8000
+  2 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.05ms    2.91ms  47.10ms   91.02%
+    Req/Sec     1.04k   132.37     1.29k    72.00%
+  Latency Distribution
+     50%    3.37ms
+     75%    4.52ms
+     90%    6.30ms
+     99%    1.02s
+  10393 requests in 5.01s, 38.23MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 7
+Requests/sec:   2074.45
+Transfer/sec:      7.63MB
+"""
+
+
+def test_refuses_a_database_that_is_not_its_own() -> None:
+    with pytest.raises(database.NotOurDatabase, match="yishiting_bench_"):
+        database.target_url("postgresql+asyncpg://postgres@127.0.0.1:5432/yishiting")
+    with pytest.raises(database.NotOurDatabase, match="PostgreSQL only"):
+        database.target_url("sqlite+aiosqlite:///var/yishiting.db")
+
+
+def test_makes_a_fresh_database_name_on_a_server_url() -> None:
+    first = database.target_url("postgresql://postgres@127.0.0.1:5432/postgres")
+    second = database.target_url("postgresql://postgres@127.0.0.1:5432/postgres")
+    assert first.database and first.database.startswith(database.PREFIX) and first.database != second.database
+    assert first.drivername == "postgresql+asyncpg"
+    named = database.target_url("postgresql://postgres@127.0.0.1/yishiting_bench_mine")
+    assert named.database == "yishiting_bench_mine"
+
+
+def test_reads_the_json_line_of_the_lua_done_hook() -> None:
+    data = {"requests": 5000, "duration_us": 5_000_000, "bytes": 1, "non2xx": 3,
+            "errors": {"connect": 0, "read": 1, "write": 0, "status": 3, "timeout": 2},
+            "latency_us": {"min": 100, "mean": 1500.5, "max": 90000, "stdev": 10.0, "p50": 1200, "p90": 2500,
+                           "p99": 8000, "p999": 40000}}
+    result = parse_output(f"noise\n{MARKER}{json.dumps(data)}\n{WRK_TEXT}")
+    assert result.source == "lua" and result.rps == 1000.0 and result.requests == 5000
+    assert (result.p50_ms, result.p90_ms, result.p99_ms, result.p999_ms) == (1.2, 2.5, 8.0, 40.0)
+    assert result.non2xx == 3 and result.errors == 5  # 3 non-2xx (read errors overlap them) + 2 timeouts
+    assert result.error_detail() == "3 non-2xx, 1 read, 2 timeout"
+
+
+def test_falls_back_to_the_latency_text() -> None:
+    result = parse_output(WRK_TEXT)
+    assert result.source == "text" and result.rps == 2074.45 and result.requests == 10393
+    assert (result.p50_ms, result.p90_ms, result.p99_ms) == (3.37, 6.3, 1020.0)
+    assert result.non2xx == 7 and result.errors == 8
+
+
+def test_unreadable_output_is_an_error_not_zero() -> None:
+    with pytest.raises(ValueError, match="could not read"):
+        parse_output("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+def test_lua_script_quotes_paths_and_headers() -> None:
+    script = lua_script(['/search?q="电梯"'], {"Cookie": "ycsrf=a\\b"})
+    assert r'"/search?q=\"电梯\""' in script and r'["Cookie"] = "ycsrf=a\\b"' in script
+    with pytest.raises(ValueError):
+        lua_script([], {})
+
+
+def test_scenarios_waiting_for_their_capability_are_listed_not_run() -> None:
+    assert not REGISTRY["vote_storm"].available and "issue 4" in REGISTRY["vote_storm"].pending
+    chosen, problems = choose("vote_storm,area_home,ceiling_plain,nonsense")
+    assert chosen == ["ceiling_plain", "area_home"]  # ceilings first
+    assert any("not yet available" in p for p in problems) and any("unknown" in p for p in problems)
+    default, _ = choose("")
+    assert "drill_pg_restart" not in default and "ceiling_minimal" in default and "vote_storm" not in default
+
+
+@pytest.fixture
+async def flagged_app(settings: Settings, sessionmaker, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+                      ) -> AsyncIterator[Starlette]:
+    monkeypatch.setenv("BENCH_CEILING", "1")
+    application = create_app(settings, sessionmaker=sessionmaker)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def test_ceiling_routes_do_not_exist_without_the_flag(app: Starlette) -> None:
+    paths = {route.path for route in app.routes if isinstance(route, Route)}
+    assert not any(path.startswith("/_bench") for path in paths)
+
+
+async def test_ceiling_routes_answer_with_the_flag(flagged_app: Starlette, db) -> None:  # type: ignore[no-untyped-def]
+    world = await make_world(db)
+    await raise_topic(db, world, title="路灯坏了")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=flagged_app), base_url="http://t") as client:
+        plain = await client.get("/_bench/plain")
+        minimal = await client.get("/_bench/minimal")
+    assert plain.status_code == 200 and plain.text == "ok"
+    assert minimal.status_code == 200 and "路灯坏了" in minimal.text
