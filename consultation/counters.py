@@ -10,11 +10,10 @@ import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation.accounts.models import RateLimitBucket
-from consultation.db import utcnow
+from consultation.db import dialect_insert, utcnow
 
 
 def stored_key(key: str) -> str:
@@ -26,10 +25,9 @@ def stored_key(key: str) -> str:
 async def hit(session: AsyncSession, key: str, window: timedelta) -> tuple[int, datetime]:
     """Count one event; returns the count in the current window and when that window started."""
     now = utcnow()
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stored = stored_key(key)
     stale = RateLimitBucket.window_start <= now - window
-    insert = dialect.insert(RateLimitBucket).values(key=stored, window_start=now, count=1)
+    insert = dialect_insert(session, RateLimitBucket).values(key=stored, window_start=now, count=1)
     await session.execute(
         insert.on_conflict_do_update(
             index_elements=[RateLimitBucket.key],

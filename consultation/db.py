@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, MetaData, func
+from sqlalchemy import JSON, DateTime, MetaData, Table, func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -52,3 +53,26 @@ class TimestampMixin:
 
 
 DbSession = AsyncSession
+
+
+def dialect_insert(session: AsyncSession, target: type[Any] | Table) -> postgresql.Insert | sqlite.Insert:
+    """``INSERT`` for the session's backend (PostgreSQL or SQLite), so ``ON CONFLICT`` clauses can be added."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(target)
+
+
+async def insert_ignore(session: AsyncSession, target: type[Any] | Table, values: dict[str, Any],
+                        conflict: list[str]) -> bool:
+    """``INSERT … ON CONFLICT (conflict) DO NOTHING``: True if a row was added. Two concurrent requests
+    inserting the same key therefore leave exactly one row, without an error."""
+    result = await session.execute(
+        dialect_insert(session, target).values(**values).on_conflict_do_nothing(index_elements=conflict))
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def insert_ignore_returning(session: AsyncSession, target: type[Any] | Table, values: dict[str, Any],
+                                  conflict: list[str], column: Any) -> Any:
+    """Like ``insert_ignore``, but returns ``column`` of the added row (``None`` when nothing was added)."""
+    statement = (dialect_insert(session, target).values(**values)
+                 .on_conflict_do_nothing(index_elements=conflict).returning(column))
+    return (await session.execute(statement)).scalar_one_or_none()

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, delete, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation.search_index import SearchDocument
@@ -85,12 +85,14 @@ def _quoted(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def fts_match(groups: list[list[str]]) -> str:
-    """FTS5 query: every group must match; an alternative matches as a word prefix or a substring."""
+def fts_match(groups: list[list[str]], match_any: bool = False) -> str:
+    """FTS5 query: every group must match (any group with ``match_any``); an alternative matches as a
+    word prefix or a substring."""
     def alternative(term: str) -> str:
         return f"(words : {_quoted(term)}* OR chars : {_quoted(spaced_chars(term))}*)"
 
-    return " AND ".join("(" + " OR ".join(alternative(t) for t in group) + ")" for group in groups)
+    joiner = " OR " if match_any else " AND "
+    return joiner.join("(" + " OR ".join(alternative(t) for t in group) + ")" for group in groups)
 
 
 def _like(term: str) -> str:
@@ -111,7 +113,8 @@ async def search(session: AsyncSession, query: SearchQuery, registry: Registry) 
     terms = [term for group in groups for term in group]
     fts = text(
         "SELECT rowid AS doc_id, bm25(search_fts) AS rank FROM search_fts WHERE search_fts MATCH :match"
-    ).bindparams(match=fts_match(groups)).columns(doc_id=Integer, rank=Float).subquery("fts")
+    ).bindparams(match=fts_match(groups, query.match_any)).columns(doc_id=Integer, rank=Float).subquery("fts")
+    group_matches = [or_(*(SearchDocument.search_text.ilike(_like(t), escape="\\") for t in group)) for group in groups]
 
     def scoped(statement: S) -> S:
         statement = statement.where(*conditions)
@@ -119,8 +122,7 @@ async def search(session: AsyncSession, query: SearchQuery, registry: Registry) 
             return statement
         if _is_sqlite(session):
             return statement.join(fts, fts.c.doc_id == SearchDocument.id)
-        return statement.where(and_(*(or_(*(SearchDocument.search_text.ilike(_like(t), escape="\\")
-                                              for t in group)) for group in groups)))
+        return statement.where(or_(*group_matches) if query.match_any else and_(*group_matches))
 
     total = int(await session.scalar(scoped(select(func.count(SearchDocument.id)))) or 0)
     type_counts = {str(name): int(n) for name, n in (await session.execute(
@@ -135,6 +137,8 @@ async def search(session: AsyncSession, query: SearchQuery, registry: Registry) 
             scoped(select(value_of, func.count())).where(value_of.is_not(None)).group_by(value_of))).all()
             if value is not None}
     order: list[Any] = []
+    if query.match_any and groups and not _is_sqlite(session):  # most matching words first (bm25 does it on SQLite)
+        order.append(sum((case((match, 1), else_=0) for match in group_matches), start=literal(0)).desc())
     if terms:
         order.append(case((or_(*(SearchDocument.title.ilike(_like(t), escape="\\") for t in terms)), 0), else_=1))
         if _is_sqlite(session):

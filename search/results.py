@@ -19,6 +19,8 @@ class SearchQuery:
     area_id: int | None = None
     category: str | None = None  # a topic category (topics and their comments carry it)
     state: str | None = None  # a topic state (likewise)
+    # Any word may match (ranked by how many do) instead of every word: finds near-duplicates of a title.
+    match_any: bool = False
     page: int = 1
     per_page: int = PER_PAGE
 

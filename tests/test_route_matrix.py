@@ -57,6 +57,9 @@ ROUTES: dict[str, str] = {
     "/api/v1/topics/{topic_id:int}/follow": "api_signed_in_missing",
     "/api/v1/topics/{topic_id:int}/comments": "api_public_missing",
     "/api/v1/comments/{comment_id:int}": "api_public_missing",
+    "/api/v1/comments/{comment_id:int}/reactions/{kind:str}": "api_signed_in_missing",
+    "/api/v1/comments/{comment_id:int}/reports": "api_signed_in_missing",
+    "/api/v1/topics/{topic_id:int}/resolution": "api_public_missing",
     "/api/v1/meetings": "api_area_query", "/api/v1/meetings/{meeting_id:int}": "api_public_missing",
     "/api/v1/meetings/{meeting_id:int}/signup": "api_signed_in_missing",
     "/topics/new": "signed_in_missing", "/topics/{topic_id:int}/cosign": "signed_in_missing",
@@ -200,4 +203,14 @@ async def test_role_gets_what_each_route_promises(app, db, make_client, role: st
                 problems.append(f"POST {url} [{kind}] → {got}, expected {want}")
             if await state_counts(db) != before:
                 problems.append(f"POST {url} [{kind}] changed data although refused")
+        for method in sorted((route.methods or set()) & {"PUT", "PATCH", "DELETE"}):  # the JSON API's
+            if (want := refused_post(kind, role)) is None:
+                continue
+            before = await state_counts(db)
+            got = (await client.request(method, url, json={"body": "x", "reason": "x"},
+                                        headers={"x-csrf-token": await client.csrf()})).status_code
+            if got != want:
+                problems.append(f"{method} {url} [{kind}] → {got}, expected {want}")
+            if await state_counts(db) != before:
+                problems.append(f"{method} {url} [{kind}] changed data although refused")
     assert problems == [], f"{role}:\n" + "\n".join(problems)

@@ -6,15 +6,16 @@ a context variable set per request, so templates, error pages and flash messages
 
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, numbers, support
 
+from consultation.clock import TIMEZONE as TIMEZONE  # the one time zone, re-exported for web/
 from consultation.errors import N_, Message
 
 __all__ = ["N_", "gettext", "translate"]
@@ -23,7 +24,6 @@ LOCALES = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
 LOCALE_NAMES = {"zh_CN": "简体中文", "en": "English"}
 HTML_LANG = {"zh_CN": "zh-CN", "en": "en"}
-TIMEZONE = ZoneInfo("Asia/Shanghai")
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 
 current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
@@ -61,18 +61,24 @@ def translate(message: Message | str) -> str:
     return gettext(message.msgid, **params)
 
 
+@functools.cache
+def _babel_locale(name: str) -> Locale:
+    """Parsed once per locale: a page formats hundreds of dates and parsing is not free."""
+    return Locale.parse(name)
+
+
 def format_datetime(value: datetime | None, format: str = "medium") -> str:
     if value is None:
         return ""
-    return dates.format_datetime(value.astimezone(TIMEZONE), format=format, locale=Locale.parse(current_locale.get()))
+    return dates.format_datetime(value.astimezone(TIMEZONE), format=format, locale=_babel_locale(current_locale.get()))
 
 
 def format_date(value: datetime | None, format: str = "medium") -> str:
     if value is None:
         return ""
     local = value.astimezone(TIMEZONE).date()
-    return dates.format_date(local, format=format, locale=Locale.parse(current_locale.get()))
+    return dates.format_date(local, format=format, locale=_babel_locale(current_locale.get()))
 
 
 def format_number(value: float | int) -> str:
-    return numbers.format_decimal(value, locale=Locale.parse(current_locale.get()))
+    return numbers.format_decimal(value, locale=_babel_locale(current_locale.get()))

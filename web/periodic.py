@@ -10,12 +10,16 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from consultation.deliberation.photos import purge_stale_uploads
 from consultation.meetings.services import send_due_reminders
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[AsyncSession], Awaitable[int]]
-JOBS: tuple[tuple[str, Job], ...] = (("meeting reminders", send_due_reminders),)
+JOBS: tuple[tuple[str, Job], ...] = (
+    ("meeting reminders", send_due_reminders),
+    ("stale photo uploads", purge_stale_uploads),  # photos uploaded with a form that was never sent
+)
 
 
 class Periodic:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from consultation.errors import N_, Forbidden
+from consultation.meetings.models import ATTENDANCE_SHEET_MAX
 from web.context import Ctx, load_context
 
 
@@ -35,6 +36,10 @@ Handler = Callable[[Request, Ctx], Awaitable[Response]]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+# Fields one form may carry: the largest is a session's attendance sheet (a checkbox per seat and per
+# walk-in), plus the fields around it. Beyond this the form is refused (as a CSRF failure).
+MAX_FORM_FIELDS = ATTENDANCE_SHEET_MAX + 100
+MAX_FORM_FILES = 12  # 6 photos, and a clear message beyond
 
 
 class CsrfFailed(Forbidden):
@@ -103,7 +108,7 @@ async def check_csrf(request: Request, ctx: Ctx) -> None:
     if supplied is None:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form(max_files=12, max_fields=300)  # 6 photos, and a clear message beyond
+            form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
             value = form.get(CSRF_FIELD)
             supplied = value if isinstance(value, str) else None
     cookie = request.cookies.get("ycsrf")

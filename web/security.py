@@ -8,10 +8,15 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.context import SESSION_COOKIE
+
 # The largest request body accepted (CSV imports are limited to 2 MB; multipart adds a little).
 MAX_BODY_BYTES = 3 * 1024 * 1024
 # Forms that carry photos (up to 6 of 5 MB each, plus the form around them) may send more; the photo
-# service then names each file that is too large instead of the whole request being refused.
+# service then names each file that is too large instead of the whole request being refused. Only
+# signed-in people can send photos, so the larger limit needs a session cookie: an anonymous request
+# is refused at the ordinary limit before its body is read (the cookie is only looked for here; the
+# route still checks the session is valid).
 PHOTO_BODY_BYTES = 32 * 1024 * 1024
 PHOTO_FORM_PATHS = re.compile(r"/topics/new")
 
@@ -79,9 +84,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        photos = self.photo_paths.fullmatch(scope.get("path", "")) is not None
+        headers = dict(scope.get("headers") or [])
+        photos = self.photo_paths.fullmatch(scope.get("path", "")) is not None and _has_session(headers)
         limit = self.photo_max_bytes if photos else self.max_bytes
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        declared = headers.get(b"content-length", b"0")
         too_large_declared = declared.isdigit() and int(declared) > limit
         received = 0
 
@@ -97,3 +103,10 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def _has_session(headers: dict[bytes, bytes]) -> bool:
+    """Whether the request carries a session cookie at all (its validity is the route's business)."""
+    cookies = headers.get(b"cookie", b"").decode("latin-1")
+    return any(part.strip().partition("=")[0] == SESSION_COOKIE and part.partition("=")[2].strip()
+               for part in cookies.split(";"))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 17:21:40.302445
+Create Date: 2026-11-26 17:43:23.656641
 """
 
 from collections.abc import Sequence
@@ -278,6 +278,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("meeting", schema=None) as batch_op:
         batch_op.create_index("ix_meeting_community_starts", ["community_id", "starts_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_meeting_created_by_id"), ["created_by_id"], unique=False)
         batch_op.create_index("ix_meeting_state_starts", ["state", "starts_at"], unique=False)
 
     op.create_table(
@@ -429,6 +430,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sensitive_word")),
         sa.UniqueConstraint("word", name=op.f("uq_sensitive_word_word")),
     )
+    with op.batch_alter_table("sensitive_word", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sensitive_word_added_by_id"), ["added_by_id"], unique=False)
+
     op.create_table(
         "topic",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -525,6 +529,13 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("hidden_reason", sa.String(length=300), nullable=True),
+        sa.Column(
+            "status_before_hidden",
+            sa.Enum(
+                "visible", "held", "reported", "hidden", "deleted", name="commentstatus", native_enum=False, length=16
+            ),
+            nullable=True,
+        ),
         sa.Column("report_count", sa.Integer(), nullable=False),
         sa.Column("is_official_answer", sa.Boolean(), nullable=False),
         sa.Column("client_token", sa.String(length=64), nullable=True),
@@ -621,6 +632,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("meeting_attendee", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_meeting_attendee_meeting_id"), ["meeting_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_meeting_attendee_recorded_by_id"), ["recorded_by_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_meeting_attendee_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "meeting_signup",
@@ -816,6 +829,7 @@ def upgrade() -> None:
         sa.Column("comment_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("counts_toward_hiding", sa.Boolean(), nullable=False),
         sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("resolved_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
@@ -924,6 +938,7 @@ def upgrade() -> None:
             batch_op.f("ix_resolution_meeting_agenda_item_id"), ["meeting_agenda_item_id"], unique=False
         )
         batch_op.create_index("ix_resolution_recorded_at", ["recorded_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_resolution_recorded_by_id"), ["recorded_by_id"], unique=False)
 
     op.create_table(
         "agreed_action",
@@ -972,6 +987,7 @@ def downgrade() -> None:
 
     op.drop_table("agreed_action")
     with op.batch_alter_table("resolution", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_resolution_recorded_by_id"))
         batch_op.drop_index("ix_resolution_recorded_at")
         batch_op.drop_index(batch_op.f("ix_resolution_meeting_agenda_item_id"))
 
@@ -1012,6 +1028,8 @@ def downgrade() -> None:
 
     op.drop_table("meeting_signup")
     with op.batch_alter_table("meeting_attendee", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_meeting_attendee_user_id"))
+        batch_op.drop_index(batch_op.f("ix_meeting_attendee_recorded_by_id"))
         batch_op.drop_index(batch_op.f("ix_meeting_attendee_meeting_id"))
 
     op.drop_table("meeting_attendee")
@@ -1034,6 +1052,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_topic_area_id"))
 
     op.drop_table("topic")
+    with op.batch_alter_table("sensitive_word", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sensitive_word_added_by_id"))
+
     op.drop_table("sensitive_word")
     with op.batch_alter_table("role_grant", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_role_grant_user_id"))
@@ -1056,6 +1077,7 @@ def downgrade() -> None:
     op.drop_table("notification")
     with op.batch_alter_table("meeting", schema=None) as batch_op:
         batch_op.drop_index("ix_meeting_state_starts")
+        batch_op.drop_index(batch_op.f("ix_meeting_created_by_id"))
         batch_op.drop_index("ix_meeting_community_starts")
 
     op.drop_table("meeting")

@@ -100,6 +100,10 @@ class Comment(Base):
     status: Mapped[CommentStatus] = mapped_column(Enum(CommentStatus, native_enum=False, length=16),
                                                   default=CommentStatus.visible)
     hidden_reason: Mapped[str | None] = mapped_column(String(HIDE_REASON_MAX))
+    # The status a worker's hide replaced ("visible", "held" or "reported"): restoring a comment that was
+    # held for review sends it back to held, so hiding and restoring never skips the approval.
+    status_before_hidden: Mapped[CommentStatus | None] = mapped_column(
+        Enum(CommentStatus, native_enum=False, length=16))
     report_count: Mapped[int] = mapped_column(default=0)
     is_official_answer: Mapped[bool] = mapped_column(default=False)
     client_token: Mapped[str | None] = mapped_column(String(CLIENT_TOKEN_MAX))
@@ -136,7 +140,8 @@ class CommentReaction(Base):
 
 
 class CommentReport(Base):
-    """举报: one per person and comment; ``resolved_at`` is set when a worker reviews the comment."""
+    """举报: one per person and comment; ``resolved_at`` is set when a worker reviews the comment.
+    ``Comment.report_count`` counts all open reports; only those that ``counts_toward_hiding`` hide it."""
 
     __tablename__ = "comment_report"
     __table_args__ = (UniqueConstraint("comment_id", "user_id"),)
@@ -145,6 +150,9 @@ class CommentReport(Base):
     comment_id: Mapped[int] = mapped_column(ForeignKey("comment.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str] = mapped_column(Text)
+    # Whether the report counts toward hiding the comment automatically (``policy.counts_toward_hiding``:
+    # verified residents of the comment's community and its staff). Every open report is in the queue.
+    counts_toward_hiding: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
 
@@ -156,5 +164,5 @@ class SensitiveWord(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     word: Mapped[str] = mapped_column(String(WORD_MAX), unique=True)
-    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,7 +19,7 @@ from consultation import audit, search_index
 from consultation.comments import services
 from consultation.comments.models import HIDE_REASON_MAX, Comment, CommentReport, CommentStatus
 from consultation.db import utcnow
-from consultation.errors import Conflict, InvalidState, ValidationFailed, msg
+from consultation.errors import InvalidState, ValidationFailed, msg
 from consultation.policy import Actor, require
 from consultation.validation import check_length
 
@@ -33,15 +33,19 @@ async def hide(session: AsyncSession, actor: Actor, comment: Comment, reason: st
     if problem := check_length(reason, minimum=1, maximum=HIDE_REASON_MAX):
         raise ValidationFailed({"reason": problem})
     await _move(session, actor, comment, {S.visible, S.held, S.reported}, S.hidden, "comment.hidden",
-                hidden_reason=reason, is_official_answer=False)
+                hidden_reason=reason, is_official_answer=False, status_before_hidden=comment.status)
     await _resolve_reports(session, comment)
     return comment
 
 
 async def restore(session: AsyncSession, actor: Actor, comment: Comment) -> Comment:
-    """Show a hidden comment again (the worker changed their mind, or the author appealed)."""
+    """Show a hidden comment again (the worker changed their mind, or the author appealed). A comment
+    that was held for review when it was hidden goes back to held: it is published (and announced)
+    only by ``approve``."""
     require(actor, "comments.moderate", comment)
-    await _move(session, actor, comment, {S.hidden}, S.visible, "comment.restored", hidden_reason=None)
+    target = S.held if comment.status_before_hidden is S.held else S.visible
+    await _move(session, actor, comment, {S.hidden}, target, "comment.restored", hidden_reason=None,
+                status_before_hidden=None)
     return comment
 
 
@@ -86,17 +90,7 @@ async def mark_official(session: AsyncSession, actor: Actor, comment: Comment, o
 
 async def _move(session: AsyncSession, actor: Actor, comment: Comment, sources: Collection[S], target: S,
                 action: str, **values: Any) -> None:
-    if comment.status not in sources:
-        raise InvalidState(msg("This comment has changed meanwhile. Reload the page and try again."))
-    before = comment.status
-    values = {"status": target, "moderated_at": utcnow(), **values}
-    result = await session.execute(
-        update(Comment).where(Comment.id == comment.id, Comment.status == before).values(**values)
-        .execution_options(synchronize_session=False))
-    if getattr(result, "rowcount", 0) != 1:
-        raise Conflict(msg("This comment has changed meanwhile. Reload the page and try again."))
-    for key, value in values.items():
-        set_committed_value(comment, key, value)
+    before = await services.move_status(session, comment, sources, target, moderated_at=utcnow(), **values)
     await audit.record(session, action, "comment", comment.id, actor_id=actor.user_id, ip=actor.ip,
                        before={"status": before.value},
                        after={"status": target.value, "reason": values.get("hidden_reason")})

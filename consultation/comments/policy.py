@@ -11,11 +11,23 @@ Decisions:
   closed topic, so abuse can always be dealt with.
 - Moderation is for workers of the comment's community (a grant above it covers it) and admins:
   a worker of community B can do nothing to community A's comments.
+- Reporting is for the people who may speak in the comment's community (``may_speak_in``), like
+  commenting: people of another community cannot hide a discussion that is not theirs. Every report
+  goes to the workers' queue, but only reports of *verified* residents of the community and of its
+  staff (``counts_toward_hiding``) count toward ``REPORT_THRESHOLD``: unverified accounts are cheap
+  to make, so they alone never hide a comment.
+- A comment waiting for a worker's review (``held`` for a sensitive word, or hidden by reports) cannot
+  be deleted by its author until the worker has decided: deleting would take it out of the queue and
+  replace the public "hidden after reports" record by "deleted by its author".
+- Posting, editing and reporting are rate-limited per person (``POSTING``, ``EDITING``, ``REPORTING``;
+  the pages and the JSON API count in the same buckets).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from consultation.accounts.models import Role
 from consultation.areas.models import Area
@@ -32,6 +44,33 @@ OPEN_FOR_COMMENTS = frozenset({TopicState.collecting, TopicState.triage, TopicSt
                                TopicState.deciding})
 CLOSED = N_("This topic is closed for comments.")
 GONE = frozenset({CommentStatus.hidden, CommentStatus.deleted})
+UNDER_REVIEW = frozenset({CommentStatus.held, CommentStatus.reported})
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``max_hits`` actions of one person in ``per_seconds`` (HTTP 429 after that)."""
+
+    name: str
+    max_hits: int
+    per_seconds: int
+
+    def key(self, user_id: int | None) -> str:
+        return f"{self.name}:user:{user_id}"
+
+    def of(self, user_id: int | None) -> dict[str, Any]:
+        """Keyword arguments for ``web.ratelimit.limit``: ``await limit(ctx, **POSTING.of(user_id))``."""
+        return {"key": self.key(user_id), "max_hits": self.max_hits, "per_seconds": self.per_seconds}
+
+
+# Comments and replies: enough for a lively discussion, too few for a flood.
+POSTING = RateLimit("comment", max_hits=10, per_seconds=300)
+# Edits (each keeps a revision and an audit row): plenty for fixing typos, not for churning.
+EDITING = RateLimit("comment-edit", max_hits=10, per_seconds=300)
+# Reports: someone cleaning up a spam wave can report many comments, nobody can report a whole board.
+REPORTING = RateLimit("comment-report", max_hits=20, per_seconds=3600)
+POST_LIMIT = POSTING.max_hits
+POST_WINDOW_SECONDS = POSTING.per_seconds
 
 
 def may_speak_in(actor: Actor, community: Area) -> bool:
@@ -72,11 +111,22 @@ def can_edit(actor: Actor, comment: Comment) -> bool:
     return edit_problem(actor, comment) is None
 
 
+def delete_problem(actor: Actor, comment: Comment) -> Message | None:
+    if actor.user_id is None or actor.user_id != comment.author_id:
+        return msg("Only the author can delete a comment.")
+    if comment.status in UNDER_REVIEW:
+        return msg("This comment is waiting for a community worker's review and cannot be deleted until then.")
+    if comment.status in GONE:
+        return msg("This comment can no longer be deleted.")
+    return None
+
+
 @permission("comments.delete")
 def can_delete(actor: Actor, comment: Comment) -> bool:
     """The author, any time, unless it is already deleted (a hidden comment stays hidden: the tombstone
-    with the worker's reason is the public record)."""
-    return actor.user_id is not None and actor.user_id == comment.author_id and comment.status not in GONE
+    with the worker's reason is the public record) or waiting for review (held or hidden by reports:
+    the worker decides first)."""
+    return delete_problem(actor, comment) is None
 
 
 @permission("comments.react")
@@ -86,11 +136,30 @@ def can_react(actor: Actor, comment: Comment) -> bool:
             and may_speak_in(actor, comment.area))
 
 
+def report_problem(actor: Actor, comment: Comment) -> Message | None:
+    """Why ``actor`` may not report ``comment`` (``None``: they may). Needs ``comment.area``."""
+    if not actor.authenticated:
+        return msg("Please log in first.")
+    if actor.user_id == comment.author_id:
+        return msg("You cannot report your own comment.")
+    if not may_speak_in(actor, comment.area):
+        return msg("Only residents of {community} can report comments here.", community=comment.area.name)
+    if comment.status is not CommentStatus.visible:
+        return msg("This comment cannot be reported.")
+    return None
+
+
 @permission("comments.report")
 def can_report(actor: Actor, comment: Comment) -> bool:
-    """Anyone signed in except the author, on a comment that is still shown."""
-    return (actor.authenticated and actor.user_id != comment.author_id
-            and comment.status is CommentStatus.visible)
+    """People who may speak in the comment's community (``may_speak_in``) except the author, on a
+    comment that is still shown."""
+    return report_problem(actor, comment) is None
+
+
+def counts_toward_hiding(actor: Actor, community: Area) -> bool:
+    """Whether a report of ``actor`` counts toward ``REPORT_THRESHOLD``: verified residents of the
+    community and its staff. Other reports (unverified residents) only put the comment in the queue."""
+    return (actor.verified and actor.home_area_path == community.path) or is_staff_of(actor, community)
 
 
 @permission("comments.moderate")

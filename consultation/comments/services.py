@@ -14,10 +14,11 @@ the author of the comment actually replied to is the one notified.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -37,10 +38,10 @@ from consultation.comments.models import (
     ReactionKind,
     Stance,
 )
-from consultation.db import utcnow
+from consultation.db import insert_ignore, insert_ignore_returning, utcnow
 from consultation.deliberation.models import Topic
 from consultation.deliberation.policy import is_staff_of
-from consultation.errors import N_, Forbidden, InvalidState, Message, NotFound, ValidationFailed, msg
+from consultation.errors import N_, Conflict, Forbidden, InvalidState, Message, NotFound, ValidationFailed, msg
 from consultation.notifications.services import notify
 from consultation.policy import Actor, require
 from consultation.validation import check_length
@@ -57,7 +58,8 @@ async def post_comment(session: AsyncSession, actor: Actor, topic: Topic, *, bod
                        client_token: str | None = None) -> Comment:
     """A top-level comment with a stance ("support", "oppose" or "neutral") on ``topic`` (with
     ``topic.community`` loaded). Returns the comment; a repeat of the same submission (same
-    ``client_token``, or the same text within ``DUPLICATE_WINDOW``) returns the first one instead.
+    ``client_token``, or without a token the same text and stance within ``DUPLICATE_WINDOW``) returns
+    the first one instead; a ``client_token`` already used for another topic or parent is ``Conflict``.
     A text with a listed sensitive word is saved as ``held`` (pending review)."""
     _check_may_comment(actor, topic)
     body = body.strip()
@@ -94,26 +96,23 @@ async def _create(session: AsyncSession, actor: Actor, topic: Topic, parent: Com
                   stance: Stance | None, client_token: str | None) -> Comment:
     assert actor.user_id is not None
     token = (client_token or "").strip()[:CLIENT_TOKEN_MAX] or None
-    if (earlier := await _same_submission(session, actor.user_id, topic, parent, body, token)) is not None:
-        return earlier
-    held = await words.matches(session, body)
     if parent is None:
         depth, parent_id, root_id = 1, None, None
     elif parent.depth >= MAX_DEPTH:
         depth, parent_id, root_id = MAX_DEPTH, parent.parent_id, parent.root_id
     else:
         depth, parent_id, root_id = parent.depth + 1, parent.id, parent.root_id or parent.id
-    now = utcnow()
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(Comment).values(
-        topic_id=topic.id, area_id=topic.community_id, parent_id=parent_id, root_id=root_id, depth=depth,
-        author_id=actor.user_id, by_staff=is_staff_of(actor, topic.community), stance=stance, body=body,
-        status=CommentStatus.held if held else CommentStatus.visible, report_count=0, is_official_answer=False,
-        client_token=token, created_at=now,
-    ).on_conflict_do_nothing(index_elements=["author_id", "client_token"]).returning(Comment.id)
-    new_id = (await session.execute(statement)).scalar_one_or_none()
+    if (earlier := await _same_submission(session, actor.user_id, topic, parent_id, stance, body, token)) is not None:
+        return earlier
+    held = await words.matches(session, body)
+    new_id = await insert_ignore_returning(session, Comment, {
+        "topic_id": topic.id, "area_id": topic.community_id, "parent_id": parent_id, "root_id": root_id,
+        "depth": depth, "author_id": actor.user_id, "by_staff": is_staff_of(actor, topic.community),
+        "stance": stance, "body": body, "status": CommentStatus.held if held else CommentStatus.visible,
+        "report_count": 0, "is_official_answer": False, "client_token": token, "created_at": utcnow(),
+    }, ["author_id", "client_token"], Comment.id)
     if new_id is None:  # the same form was submitted twice at once: the other request saved it
-        earlier = await _same_submission(session, actor.user_id, topic, parent, body, token)
+        earlier = await _same_submission(session, actor.user_id, topic, parent_id, stance, body, token)
         assert earlier is not None
         return earlier
     comment = await _load(session, new_id)
@@ -127,20 +126,32 @@ async def _create(session: AsyncSession, actor: Actor, topic: Topic, parent: Com
     return comment
 
 
-async def _same_submission(session: AsyncSession, user_id: int, topic: Topic, parent: Comment | None, body: str,
-                           token: str | None) -> Comment | None:
+TOKEN_REUSED = N_("This form was already used for another comment. Reload the page and write your comment again.")
+
+
+async def _same_submission(session: AsyncSession, user_id: int, topic: Topic, parent_id: int | None,
+                           stance: Stance | None, body: str, token: str | None) -> Comment | None:
+    """The earlier comment this submission repeats, if any. With a ``token`` only the token decides
+    (the same token for another topic or parent is a client error: ``Conflict``); without one, the
+    same text with the same stance under the same parent (or top-level on the same topic) within
+    ``DUPLICATE_WINDOW`` is a double submit. ``parent_id`` is where the reply is stored."""
     if token is not None:
-        found = await session.scalar(select(Comment.id).where(Comment.author_id == user_id,
-                                                              Comment.client_token == token))
-        if found is not None:
-            return await _load(session, found)
-    found = await session.scalar(
+        found = await session.execute(select(Comment.id, Comment.topic_id, Comment.parent_id).where(
+            Comment.author_id == user_id, Comment.client_token == token))
+        row = found.one_or_none()
+        if row is None:
+            return None
+        if (row.topic_id, row.parent_id) != (topic.id, parent_id):
+            raise Conflict(msg(TOKEN_REUSED))
+        return await _load(session, row.id)
+    found_id = await session.scalar(
         select(Comment.id).where(
             Comment.author_id == user_id, Comment.topic_id == topic.id, Comment.body == body,
             Comment.created_at >= utcnow() - DUPLICATE_WINDOW, Comment.status != CommentStatus.deleted,
-            Comment.depth == 1 if parent is None else Comment.root_id == (parent.root_id or parent.id))
+            Comment.parent_id.is_(None) if parent_id is None else Comment.parent_id == parent_id,
+            Comment.stance.is_(None) if stance is None else Comment.stance == stance)
         .order_by(Comment.id).limit(1))
-    return None if found is None else await _load(session, found)
+    return None if found_id is None else await _load(session, found_id)
 
 
 async def announce(session: AsyncSession, comment: Comment, topic: Topic, replied_to: Comment | None) -> None:
@@ -188,16 +199,39 @@ async def edit_comment(session: AsyncSession, actor: Actor, comment: Comment, *,
 
 
 async def delete_comment(session: AsyncSession, actor: Actor, comment: Comment) -> Comment:
-    """Soft delete by the author: a tombstone stays in the thread (replies too); the stance no longer counts."""
-    require(actor, "comments.delete", comment)
+    """Soft delete by the author: a tombstone stays in the thread (replies too); the stance no longer counts.
+    Refused while the comment waits for review (held, or hidden by reports: ``policy.delete_problem``).
+    A compare-and-set on the status: a worker's decision made meanwhile wins (``Conflict``)."""
+    if (problem := policy.delete_problem(actor, comment)) is not None:
+        raise Forbidden(problem) if actor.user_id != comment.author_id else InvalidState(problem)
     before = comment.status
-    comment.status = CommentStatus.deleted
-    comment.deleted_at = utcnow()
-    await session.flush()
+    await move_status(session, comment, {before}, CommentStatus.deleted, deleted_at=utcnow())
     await audit.record(session, "comment.deleted", "comment", comment.id, actor_id=actor.user_id, ip=actor.ip,
                        before={"status": before.value}, after={"status": comment.status.value})
     search_index.search_changed(session, SEARCH_TYPE, [comment.id])
     return comment
+
+
+CHANGED_MEANWHILE = N_("This comment has changed meanwhile. Reload the page and try again.")
+
+
+async def move_status(session: AsyncSession, comment: Comment, sources: Collection[CommentStatus],
+                      target: CommentStatus, **values: Any) -> CommentStatus:
+    """Compare-and-set: move ``comment`` from its loaded status (one of ``sources``) to ``target``
+    with ``values``, only if nobody changed the status since it was loaded (else ``Conflict``; a
+    status outside ``sources`` is ``InvalidState``). Returns the status it had."""
+    if comment.status not in sources:
+        raise InvalidState(msg(CHANGED_MEANWHILE))
+    before = comment.status
+    values = {"status": target, **values}
+    result = await session.execute(
+        update(Comment).where(Comment.id == comment.id, Comment.status == before).values(**values)
+        .execution_options(synchronize_session=False))
+    if getattr(result, "rowcount", 0) != 1:
+        raise Conflict(msg(CHANGED_MEANWHILE))
+    for key, value in values.items():
+        set_committed_value(comment, key, value)
+    return before
 
 
 # --- reactions and reports -----------------------------------------------------------------------
@@ -213,45 +247,47 @@ async def set_reaction(session: AsyncSession, actor: Actor, comment: Comment, ki
         raise InvalidState(msg(policy.CLOSED))
     assert actor.user_id is not None
     if on:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        result = await session.execute(dialect.insert(CommentReaction).values(
-            comment_id=comment.id, user_id=actor.user_id, kind=ReactionKind(kind), created_at=utcnow(),
-        ).on_conflict_do_nothing(index_elements=["comment_id", "user_id", "kind"]))
-    else:
-        result = await session.execute(delete(CommentReaction).where(
-            CommentReaction.comment_id == comment.id, CommentReaction.user_id == actor.user_id,
-            CommentReaction.kind == ReactionKind(kind)))
+        return await insert_ignore(session, CommentReaction, {
+            "comment_id": comment.id, "user_id": actor.user_id, "kind": ReactionKind(kind), "created_at": utcnow(),
+        }, ["comment_id", "user_id", "kind"])
+    result = await session.execute(delete(CommentReaction).where(
+        CommentReaction.comment_id == comment.id, CommentReaction.user_id == actor.user_id,
+        CommentReaction.kind == ReactionKind(kind)))
     return getattr(result, "rowcount", 0) == 1
 
 
 async def report_comment(session: AsyncSession, actor: Actor, comment: Comment, reason: str) -> bool:
-    """Report ``comment`` with a reason; True if this added a report (one per person and comment).
-    The ``policy.REPORT_THRESHOLD``-th open report hides the comment until a worker reviews it."""
+    """Report ``comment`` (with ``comment.area`` loaded) with a reason; True if this added a report
+    (one per person and comment). Only people who may speak in the comment's community report
+    (``policy.report_problem``). Every report puts the comment in the workers' queue; the
+    ``policy.REPORT_THRESHOLD``-th open report that ``policy.counts_toward_hiding`` (verified residents
+    of the community, its staff) hides the comment until a worker reviews it."""
     if actor.user_id is not None and await session.scalar(select(CommentReport.id).where(
             CommentReport.comment_id == comment.id, CommentReport.user_id == actor.user_id)) is not None:
         return False
-    if not policy.can_report(actor, comment):
-        if actor.user_id == comment.author_id:
-            raise Forbidden(msg("You cannot report your own comment."))
-        raise Forbidden()
+    if (problem := policy.report_problem(actor, comment)) is not None:
+        raise Forbidden(problem)
     reason = reason.strip()
     if problem := check_length(reason, minimum=1, maximum=REPORT_REASON_MAX):
         raise ValidationFailed({"reason": problem})
     assert actor.user_id is not None
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    result = await session.execute(dialect.insert(CommentReport).values(
-        comment_id=comment.id, user_id=actor.user_id, reason=reason, created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["comment_id", "user_id"]))
-    if getattr(result, "rowcount", 0) != 1:
+    counted = policy.counts_toward_hiding(actor, comment.area)
+    if not await insert_ignore(session, CommentReport, {
+            "comment_id": comment.id, "user_id": actor.user_id, "reason": reason, "counts_toward_hiding": counted,
+            "created_at": utcnow()}, ["comment_id", "user_id"]):
         return False  # the same person's other request got there first
-    # Incremented under the row lock, so concurrent reports of different people all count.
+    # Incremented under the comment's row lock: concurrent reports of different people all count, and the
+    # weighty reports counted after it include those of every request that took the lock before.
     count = int((await session.execute(
         update(Comment).where(Comment.id == comment.id).values(report_count=Comment.report_count + 1)
         .returning(Comment.report_count).execution_options(synchronize_session=False))).scalar_one())
     set_committed_value(comment, "report_count", count)
+    weighty = int(await session.scalar(select(func.count(CommentReport.id)).where(
+        CommentReport.comment_id == comment.id, CommentReport.resolved_at.is_(None),
+        CommentReport.counts_toward_hiding.is_(True))) or 0) if counted else 0
     await audit.record(session, "comment.reported", "comment", comment.id, actor_id=actor.user_id, ip=actor.ip,
-                       after={"report_count": count})
-    if count >= policy.REPORT_THRESHOLD:
+                       after={"report_count": count, "counts_toward_hiding": counted})
+    if weighty >= policy.REPORT_THRESHOLD:
         hidden = await session.execute(
             update(Comment).where(Comment.id == comment.id, Comment.status == CommentStatus.visible)
             .values(status=CommentStatus.reported).execution_options(synchronize_session=False))
@@ -259,7 +295,8 @@ async def report_comment(session: AsyncSession, actor: Actor, comment: Comment, 
             set_committed_value(comment, "status", CommentStatus.reported)
             await audit.record(session, "comment.auto_hidden", "comment", comment.id,
                                before={"status": CommentStatus.visible.value},
-                               after={"status": CommentStatus.reported.value, "report_count": count})
+                               after={"status": CommentStatus.reported.value, "report_count": count,
+                                      "weighty_reports": weighty})
             search_index.search_changed(session, SEARCH_TYPE, [comment.id])
     return True
 

@@ -11,12 +11,11 @@ import re
 import unicodedata
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation import audit
 from consultation.comments.models import WORD_MAX, SensitiveWord
-from consultation.db import utcnow
+from consultation.db import insert_ignore, utcnow
 from consultation.errors import NotFound, ValidationFailed, msg
 from consultation.policy import Actor, require
 from consultation.validation import check_length
@@ -51,10 +50,8 @@ async def add_word(session: AsyncSession, actor: Actor, raw: str) -> bool:
         problem = msg("A word needs at least one letter or character.")
     if problem is not None:
         raise ValidationFailed({"word": problem})
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    result = await session.execute(dialect.insert(SensitiveWord).values(
-        word=word, added_by_id=actor.user_id, created_at=utcnow()).on_conflict_do_nothing(index_elements=["word"]))
-    added = getattr(result, "rowcount", 0) == 1
+    added = await insert_ignore(session, SensitiveWord,
+                                {"word": word, "added_by_id": actor.user_id, "created_at": utcnow()}, ["word"])
     if added:
         await audit.record(session, "sensitive_word.added", "sensitive_word", word, actor_id=actor.user_id,
                            ip=actor.ip, after={"word": word})

@@ -18,8 +18,13 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from consultation.errors import N_
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
-# A phone photo is 12-50 megapixels; beyond this the decoded image would be a memory bomb.
+# A phone photo is 12-50 megapixels; beyond this the decoded image would be a memory bomb. A JPEG is
+# decoded at a reduced scale (``draft``), so its full size never reaches memory.
 MAX_PIXELS = 50_000_000
+# PNG and WebP (the formats that carry see-through pixels) are always decoded in full, at 4 bytes a
+# pixel, and then copied while being normalised: a 50-megapixel one would need about a gigabyte. Phones
+# save photos as JPEG; PNG/WebP are screenshots and exports, far below this.
+MAX_PIXELS_FULL_DECODE = 24_000_000
 QUALITY = 82
 # Long side in pixels of each copy served; "thumb" is the list picture, "display" the full view.
 VARIANT_SIZES = {"display": 1600, "thumb": 400}
@@ -30,11 +35,18 @@ DAMAGED = N_("Photo {name} is damaged or incomplete and could not be read.")
 
 
 class ImageRejected(Exception):
-    """The bytes are not a usable photo; ``reason`` is a message id with a ``{name}`` placeholder."""
+    """The bytes are not a usable photo; ``reason`` is a message id with a ``{name}`` placeholder (and
+    ``{megapixels}``, the limit that applied to this file, for ``TOO_MANY_PIXELS``)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, megapixels: int = MAX_PIXELS // 1_000_000) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.megapixels = megapixels
+
+
+def pixel_limit(image_format: str | None) -> int:
+    """The most pixels accepted for an image of this format (see ``MAX_PIXELS_FULL_DECODE``)."""
+    return MAX_PIXELS if image_format == "JPEG" else MAX_PIXELS_FULL_DECODE
 
 
 @dataclass(frozen=True)
@@ -68,8 +80,9 @@ def _decode(data: bytes) -> Image.Image:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageRejected(TOO_MANY_PIXELS)
+            limit = pixel_limit(image.format)
+            if image.width * image.height > limit:
+                raise ImageRejected(TOO_MANY_PIXELS, megapixels=limit // 1_000_000)
             if image.format == "JPEG":
                 # Decode a large JPEG at a reduced scale straight away (still at least the display size).
                 image.draft("RGB", _display_box(image.width, image.height))
@@ -77,7 +90,8 @@ def _decode(data: bytes) -> Image.Image:
         except ImageRejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageRejected(TOO_MANY_PIXELS) from exc
+            limit = pixel_limit("JPEG" if data.startswith(b"\xff\xd8") else None)  # refused before its format was known
+            raise ImageRejected(TOO_MANY_PIXELS, megapixels=limit // 1_000_000) from exc
         except UnidentifiedImageError as exc:
             raise ImageRejected(NOT_AN_IMAGE) from exc
         except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt data

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from consultation import audit
 from consultation.db import utcnow
 from consultation.deliberation.models import Topic
-from consultation.deliberation.photo_images import MAX_PIXELS, VARIANT_SIZES, ImageRejected, encode_variants
+from consultation.deliberation.photo_images import VARIANT_SIZES, ImageRejected, encode_variants
 from consultation.deliberation.photo_models import FILE_NAME_MAX, Photo, PhotoVariant
 from consultation.errors import N_, Forbidden, Message, ValidationFailed, msg
 from consultation.policy import Actor
@@ -37,6 +38,21 @@ TOO_LARGE = N_("Photo {name} is larger than {mb} MB. Choose a smaller photo or r
 TOO_MANY = N_("A topic can have at most {n} photos; you chose {count}. Choose fewer photos.")
 GONE = N_("{n} of the photos you chose earlier are no longer available (uploads are kept for 24 hours). "
           "Please choose them again.")
+
+
+# Photos decoded and re-encoded at the same time in one process (each may take a few hundred MB and
+# a CPU core for a second or two); further uploads wait their turn.
+IMAGE_WORKERS = 2
+_image_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def image_work_slot() -> asyncio.Semaphore:
+    """The process's image-work semaphore (one per event loop: a semaphore is bound to its loop)."""
+    loop = asyncio.get_running_loop()
+    slots = _image_slots.get(loop)
+    if slots is None:
+        slots = _image_slots[loop] = asyncio.Semaphore(IMAGE_WORKERS)
+    return slots
 
 
 @dataclass(frozen=True)
@@ -113,9 +129,10 @@ async def stage(session: AsyncSession, actor: Actor, uploads: Sequence[Upload], 
             problems.append(msg(TOO_LARGE, name=name, mb=MAX_PHOTO_BYTES // (1024 * 1024)))
             continue
         try:
-            variants = await asyncio.to_thread(encode_variants, upload.data)  # CPU work off the event loop
+            async with image_work_slot():  # CPU and memory heavy: a few at a time, off the event loop
+                variants = await asyncio.to_thread(encode_variants, upload.data)
         except ImageRejected as exc:
-            problems.append(msg(exc.reason, name=name, megapixels=MAX_PIXELS // 1_000_000))
+            problems.append(msg(exc.reason, name=name, megapixels=exc.megapixels))
             continue
         photo = Photo(owner_id=owner, file_name=name, variants=[
             PhotoVariant(name=v.name, content_type=v.content_type, width=v.width, height=v.height,

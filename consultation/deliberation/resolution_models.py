@@ -91,7 +91,8 @@ class Resolution(Base):
     summary: Mapped[str] = mapped_column(Text)
     decided_on: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
-    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                       index=True)
     recorded_by_role: Mapped[ActorRole] = mapped_column(Enum(ActorRole, native_enum=False, length=16))
     # consensus: the minutes (a published agenda item of a session, or where minutes kept elsewhere are)
     meeting_agenda_item_id: Mapped[int | None] = mapped_column(

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,9 +20,9 @@ from sqlalchemy.orm import selectinload
 
 from consultation import audit
 from consultation.areas.models import Area, Unit
-from consultation.deliberation import services
+from consultation.clock import TIMEZONE, local_today
+from consultation.deliberation import resolution_policy, services
 from consultation.deliberation.models import Topic, TopicState
-from consultation.deliberation.policy import is_staff_of
 from consultation.deliberation.resolution_models import (
     ACTION_DESCRIPTION_MAX,
     MAX_ACTIONS,
@@ -36,12 +35,11 @@ from consultation.deliberation.resolution_models import (
     Outcome,
     Resolution,
 )
-from consultation.errors import Forbidden, InvalidState, Message, ValidationFailed, msg
+from consultation.errors import Forbidden, Message, ValidationFailed, msg
 from consultation.meetings.models import Meeting, MeetingAgendaItem, MeetingState
-from consultation.policy import Actor
+from consultation.policy import Actor, can
 from consultation.validation import check_length, parse_id
 
-LOCAL_TIME = ZoneInfo("Asia/Shanghai")  # dates people type are calendar days in China
 TARGET_HORIZON_DAYS = 5 * 366
 
 
@@ -75,8 +73,12 @@ class ActionDraft:
         return not (self.description.strip() or self.unit_id.strip() or self.target_date.strip())
 
 
-def local_today() -> date:
-    return datetime.now(LOCAL_TIME).date()
+def require_may_record(actor: Actor, topic: Topic) -> None:
+    """Through the ``deliberation.record_resolution`` permission; a refusal says why (not staff of the
+    community: forbidden; the topic not being decided: its state)."""
+    if not can(actor, "deliberation.record_resolution", topic):
+        problem = resolution_policy.record_resolution_problem(actor, topic)
+        raise resolution_policy.refusal(problem) if problem is not None else Forbidden()
 
 
 def action_field(index: int, name: str) -> str:
@@ -103,11 +105,7 @@ async def record_resolution(
     the platform are kept. Poll: ``poll_result``; the outcome and the date follow from it. An agreed
     resolution lists 1..20 actions; blank rows are ignored.
     """
-    if not is_staff_of(actor, topic.community):
-        raise Forbidden()
-    if topic.state is not TopicState.deciding:
-        raise InvalidState(msg("Only a topic being decided can get its resolution; this one is “{state}”.",
-                               state=topic.state.label))
+    require_may_record(actor, topic)
     today = today or local_today()
     summary, minutes_reference = summary.strip(), minutes_reference.strip()
     errors: dict[str, Message | str] = {}
@@ -161,7 +159,7 @@ def _check_consensus(topic: Topic, outcome: str, decided_on: str, today: date,
             "This field is required.")
     elif day > today:
         errors["decided_on"] = msg("The decision date cannot be in the future.")
-    elif day < topic.created_at.astimezone(LOCAL_TIME).date():
+    elif day < topic.created_at.astimezone(TIMEZONE).date():
         errors["decided_on"] = msg("The decision date cannot be before the topic was raised.")
     return decided, day
 
@@ -193,7 +191,7 @@ def _check_poll(poll: PollOutcome | None, errors: dict[str, Message | str]) -> t
             or len(poll.explanation) > POLL_EXPLANATION_MAX:
         errors["poll"] = msg("The poll result is incomplete; record it again from the closed poll.")
         return None, None
-    return (Outcome.agreed if poll.passed else Outcome.not_agreed), poll.closed_at.astimezone(LOCAL_TIME).date()
+    return (Outcome.agreed if poll.passed else Outcome.not_agreed), poll.closed_at.astimezone(TIMEZONE).date()
 
 
 def _poll_columns(poll: PollOutcome | None) -> dict[str, Any]:

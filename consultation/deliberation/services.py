@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -18,7 +17,7 @@ from consultation import audit, search_index
 from consultation.accounts.models import Role
 from consultation.areas.models import Area, AreaLevel
 from consultation.comments import services as comments
-from consultation.db import utcnow
+from consultation.db import insert_ignore, utcnow
 from consultation.deliberation import handoff, policy, rules
 from consultation.deliberation.models import (
     DEFAULT_COSIGN_THRESHOLD,
@@ -337,7 +336,5 @@ async def _insert_ignore(session: AsyncSession, model: type[TopicCoSign] | type[
     Two concurrent requests of the same person therefore leave exactly one row, without an error."""
     if user_id is None:
         return False
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(model).values(topic_id=topic_id, user_id=user_id, created_at=utcnow())
-    result = await session.execute(statement.on_conflict_do_nothing(index_elements=["topic_id", "user_id"]))
-    return getattr(result, "rowcount", 0) == 1
+    return await insert_ignore(session, model, {"topic_id": topic_id, "user_id": user_id, "created_at": utcnow()},
+                               ["topic_id", "user_id"])

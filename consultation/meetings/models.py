@@ -27,6 +27,10 @@ ITEM_TITLE_MAX = 120
 MINUTES_MAX = 5000
 WALK_IN_NAME_MAX = 40
 MAX_CAPACITY = 1000
+# Walk-ins one session can record; with the seats this bounds the attendance sheet (one checkbox per
+# person), which the web layer's form parser must accept in one submit.
+MAX_WALK_INS = 500
+ATTENDANCE_SHEET_MAX = MAX_CAPACITY + MAX_WALK_INS
 
 
 class MeetingState(enum.StrEnum):
@@ -112,7 +116,8 @@ class Meeting(Base):
     next_position: Mapped[int] = mapped_column(default=0)
     sequence: Mapped[int] = mapped_column(default=0)  # iCalendar SEQUENCE: bumped on every change
     cancel_reason: Mapped[str | None] = mapped_column(Text)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                      index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     minutes_published_at: Mapped[datetime | None]
@@ -178,11 +183,12 @@ class MeetingAttendee(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
     name: Mapped[str | None] = mapped_column(String(WALK_IN_NAME_MAX))
     walk_in: Mapped[bool] = mapped_column(default=False)
     present: Mapped[bool] = mapped_column(default=True)
-    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                       index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[user_id])

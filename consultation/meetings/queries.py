@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from consultation.accounts.models import Role, User
 from consultation.areas.models import Area, AreaLevel
@@ -125,27 +125,46 @@ async def meetings_for_topic(session: AsyncSession, topic_id: int) -> list[tuple
     return [(meeting, item) for meeting, item in rows]
 
 
-async def upcoming_for_area(session: AsyncSession, area: Area, limit: int = LIST_LIMIT) -> list[Meeting]:
+def _upcoming_in(area: Area) -> Select[Meeting]:
     """Scheduled sessions that have not ended, in the area's community (a compound shows its
     community's; a street, district or city shows those of every community below)."""
     query = (select(Meeting).join(Area, Area.id == Meeting.community_id)
              .where(Meeting.state == MeetingState.scheduled, Meeting.ends_at > utcnow()))
     if area.level is AreaLevel.compound:
-        query = query.where(Meeting.community_id == area.parent_id)
-    else:
-        query = query.where(Area.path.startswith(area.path))
-    return list((await session.scalars(_full(query).order_by(Meeting.starts_at).limit(limit))).all())
+        return query.where(Meeting.community_id == area.parent_id)
+    return query.where(Area.path.startswith(area.path))
+
+
+async def upcoming_for_area(session: AsyncSession, area: Area, limit: int = LIST_LIMIT) -> list[Meeting]:
+    """Scheduled sessions that have not ended, in the area's community (see ``_upcoming_in``)."""
+    return list((await session.scalars(_full(_upcoming_in(area)).order_by(Meeting.starts_at).limit(limit))).all())
+
+
+async def upcoming_page_for_area(session: AsyncSession, area: Area, *, offset: int = 0,
+                                 limit: int = LIST_LIMIT) -> tuple[list[Meeting], int]:
+    """One page of ``upcoming_for_area`` (soonest first, ties by id so pages never overlap) and how
+    many there are in all (the JSON API's session list)."""
+    query = _upcoming_in(area)
+    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    found = await session.scalars(_full(query).order_by(Meeting.starts_at, Meeting.id).offset(offset).limit(limit))
+    return list(found.all()), total
 
 
 async def my_meetings(session: AsyncSession, user_id: int) -> list[tuple[Meeting, Place]]:
     """The person's active sign-ups, the coming sessions first, then the past ones."""
+    ahead = aliased(MeetingSignup)  # the waitlist rank in the same statement: no query per sign-up
+    rank = (select(func.count(ahead.id)).where(
+        ahead.meeting_id == MeetingSignup.meeting_id, ahead.status == SignupStatus.waitlisted,
+        ahead.position <= MeetingSignup.position).correlate(MeetingSignup).scalar_subquery())
     rows = (await session.execute(
-        _full(select(Meeting)).add_columns(MeetingSignup).join(MeetingSignup, MeetingSignup.meeting_id == Meeting.id)
+        _full(select(Meeting)).add_columns(MeetingSignup, rank)
+        .join(MeetingSignup, MeetingSignup.meeting_id == Meeting.id)
         .where(MeetingSignup.user_id == user_id, MeetingSignup.status != SignupStatus.cancelled)
         .order_by(Meeting.starts_at.desc()).limit(100)
     )).all()
     now = utcnow()
-    result = [(meeting, Place(signup, await _rank(session, signup))) for meeting, signup in rows]
+    result = [(meeting, Place(signup, int(n) if signup.status is SignupStatus.waitlisted else None))
+              for meeting, signup, n in rows]
     return sorted(result, key=lambda pair: (pair[0].ends_at < now, abs((pair[0].starts_at - now).total_seconds())))
 
 
@@ -186,6 +205,12 @@ class SheetRow:
     user: User | None
     signed_up: bool
     present: bool
+
+
+async def attendance_count(session: AsyncSession, meeting_id: int) -> int:
+    """How many people were present (signed-up and walk-ins): public once attendance is taken, names never."""
+    return int(await session.scalar(select(func.count(MeetingAttendee.id)).where(
+        MeetingAttendee.meeting_id == meeting_id, MeetingAttendee.present.is_(True))) or 0)
 
 
 async def attendance_sheet(session: AsyncSession, meeting: Meeting) -> list[SheetRow]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -17,6 +17,7 @@ from consultation.accounts.models import User
 from consultation.db import utcnow
 from consultation.errors import N_, Conflict, InvalidState, Message, ValidationFailed, msg
 from consultation.meetings.models import (
+    MAX_WALK_INS,
     MINUTES_MAX,
     WALK_IN_NAME_MAX,
     Meeting,
@@ -91,6 +92,10 @@ async def add_walk_in(session: AsyncSession, actor: Actor, meeting: Meeting, *, 
     if row is not None:
         row.present = True
     else:
+        walk_ins = await session.scalar(select(func.count(MeetingAttendee.id)).where(
+            MeetingAttendee.meeting_id == meeting.id, MeetingAttendee.walk_in.is_(True)))
+        if (walk_ins or 0) >= MAX_WALK_INS:
+            raise ValidationFailed({"": msg("A session can record at most {n} walk-ins.", n=MAX_WALK_INS)})
         signed_up = user is not None and await session.scalar(select(MeetingSignup.id).where(
             MeetingSignup.meeting_id == meeting.id, MeetingSignup.user_id == user.id,
             MeetingSignup.status == SignupStatus.confirmed)) is not None

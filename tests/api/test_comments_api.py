@@ -7,11 +7,11 @@ from typing import Any
 
 from consultation.comments import services as comment_services
 from consultation.comments.models import Comment, SensitiveWord, Stance
+from consultation.comments.policy import POST_LIMIT
 from tests.api.helpers import assert_matches, assert_no_personal_data, log_in, send
 from tests.comments.helpers import closed_topic, comment, count, open_topic, reply
 from tests.conftest import WebClient
 from tests.deliberation.helpers import actor_of, make_world
-from web.routes.comments import POST_LIMIT
 
 
 async def test_the_thread_shows_tombstones_and_counts_but_not_others_held_comments(

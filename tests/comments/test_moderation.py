@@ -166,20 +166,21 @@ def people(world: World) -> dict[str, Actor]:
             "admin": actor_of(world.admin, world)}
 
 
-@pytest.mark.parametrize("status", [CommentStatus.visible, CommentStatus.held, CommentStatus.hidden])
+@pytest.mark.parametrize("status", [CommentStatus.visible, CommentStatus.held, CommentStatus.reported,
+                                    CommentStatus.hidden])
 async def test_permission_matrix(db: Any, status: CommentStatus) -> None:
     """Role × action × comment status: only the community's staff moderate; only the author edits
-    and deletes; reports and reactions need a shown comment."""
+    and deletes (not while the comment waits for review); reports and reactions need a shown comment
+    and someone who may speak in its community."""
     world = await make_world(db, neighbours=2)
     topic = await open_topic(db, world)
     posted = await comment(db, world, topic, world.neighbours[0])
     posted.status = status
     expected = {
         "comments.moderate": {"worker_a", "admin"},
-        "comments.edit": {"author"} if status is not CommentStatus.hidden else set(),
-        "comments.delete": {"author"} if status is not CommentStatus.hidden else set(),
-        "comments.report": {"resident", "outsider", "worker_a", "worker_b", "admin"}
-        if status is CommentStatus.visible else set(),
+        "comments.edit": {"author"} if status in (CommentStatus.visible, CommentStatus.held) else set(),
+        "comments.delete": {"author"} if status is CommentStatus.visible else set(),
+        "comments.report": {"resident", "worker_a", "admin"} if status is CommentStatus.visible else set(),
         "comments.react": {"author", "resident", "worker_a", "admin"} if status is CommentStatus.visible else set(),
         "comments.moderation_queue": {"worker_a", "worker_b", "admin"},
         "comments.manage_words": {"admin"},

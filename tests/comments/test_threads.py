@@ -157,9 +157,7 @@ async def test_a_double_submit_saves_one_comment(client: WebClient, db: Any) -> 
 
 
 async def test_posting_is_rate_limited(client: WebClient, db: Any, monkeypatch: Any) -> None:
-    from web.routes import comments as comment_routes
-
-    monkeypatch.setattr(comment_routes, "POST_LIMIT", 2)
+    monkeypatch.setattr(policy, "POSTING", policy.RateLimit("comment", max_hits=2, per_seconds=300))
     world = await make_world(db)
     topic = await open_topic(db, world)
     await english(client, world.neighbours[0])

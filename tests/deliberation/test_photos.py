@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from consultation.audit import AuditEvent
 from consultation.db import utcnow
-from consultation.deliberation import photos, services
+from consultation.deliberation import photo_images, photos, services
 from consultation.deliberation.models import Topic
 from consultation.deliberation.photo_images import DAMAGED, NOT_AN_IMAGE, ImageRejected, encode_variants
 from consultation.deliberation.photo_models import Photo, PhotoVariant
@@ -280,7 +280,9 @@ async def test_a_photo_cannot_be_attached_twice(client: WebClient, db: Any) -> N
     ("cat.gif", encoded("GIF"), "image/gif", "Photo cat.gif is not a JPEG, PNG or WebP image."),
     ("empty.png", b"", "image/png", "Photo empty.png is not a JPEG, PNG or WebP image."),
     ("cut.jpg", jpeg_with_exif(1)[:600], "image/jpeg", "Photo cut.jpg is damaged or incomplete"),
-    ("bomb.png", bomb_png(), "image/png", "Photo bomb.png has too many pixels (at most 50 megapixels)."),
+    ("bomb.png", bomb_png(), "image/png", "Photo bomb.png has too many pixels (at most 24 megapixels)."),
+    ("huge.png", encoded("PNG", "L", (6000, 5000)), "image/png",
+     "Photo huge.png has too many pixels (at most 24 megapixels)."),
 ])
 async def test_a_bad_file_is_refused_by_name_and_no_topic_is_created(
         client: WebClient, db: Any, name: str, content: bytes, ctype: str, expected: str) -> None:
@@ -441,3 +443,56 @@ async def test_the_propose_form_offers_a_photo_field(client: WebClient, db: Any)
     assert 'enctype="multipart/form-data"' in page
     assert 'type="file" multiple accept="image/jpeg,image/png,image/webp"' in page and 'name="photos"' in page
     assert "Up to 6 photos, JPEG, PNG or WebP, at most 5 MB each." in text_of(page)
+
+
+# --- bounded image work --------------------------------------------------------------------------
+
+def test_fully_decoded_formats_have_a_lower_pixel_limit() -> None:
+    assert photo_images.pixel_limit("JPEG") == photo_images.MAX_PIXELS == 50_000_000
+    assert photo_images.pixel_limit("PNG") == photo_images.pixel_limit("WEBP") == 24_000_000
+    with pytest.raises(ImageRejected) as caught:  # 30 megapixels, refused before it is decoded
+        encode_variants(encoded("WEBP", "RGBA", (6000, 5000), lossless=True))
+    assert caught.value.reason == photo_images.TOO_MANY_PIXELS and caught.value.megapixels == 24
+
+
+async def test_image_work_runs_at_most_two_at_a_time(db: Any, monkeypatch: Any) -> None:
+    calls: list[int] = []
+    real_encode = photos.encode_variants
+
+    def spy(data: bytes) -> list[photo_images.EncodedImage]:
+        calls.append(len(data))
+        return real_encode(data)
+
+    monkeypatch.setattr(photos, "encode_variants", spy)
+    slots = photos.image_work_slot()
+    assert slots is photos.image_work_slot() and photos.IMAGE_WORKERS == 2  # one per process (and event loop)
+    world = await make_world(db)
+    for _ in range(photos.IMAGE_WORKERS):  # two other uploads are being worked on
+        await slots.acquire()
+    upload = photos.Upload("a.jpg", encoded("JPEG", size=(64, 48)))
+    staging = asyncio.create_task(photos.stage(db, actor_of(world.author, world), [upload]))
+    for _ in range(500):  # until the upload waits for a slot, or (wrongly) is worked on anyway
+        if calls or getattr(slots, "_waiters", None) or staging.done():
+            break
+        await asyncio.sleep(0.01)
+    assert calls == [] and not staging.done()  # it waits its turn
+    slots.release()
+    staged = await staging
+    assert len(calls) == 1 and len(staged.photos) == 1 and staged.problems == []
+    slots.release()
+
+
+async def test_an_anonymous_photo_form_is_refused_before_its_body_is_read(
+        client: WebClient, make_client: Any, db: Any) -> None:
+    world = await make_world(db)
+    four_mb = [("photos", ("a.png", b"x" * (4 * 1024 * 1024), "image/png"))]
+    response = await client.submit(url_of(world), fields(), files=four_mb)
+    assert response.status_code == 413  # not parsed (and then sent to log in): the 3 MB default applied
+    forged = make_client()
+    forged.cookies.set("ysession", "forged")  # a cookie that is no session: the larger limit, then the login
+    response = await forged.submit(url_of(world), fields(), files=four_mb)
+    assert response.status_code in (302, 303) and "/login" in response.headers["location"]
+    await log_in(client, world.author)
+    response = await client.submit(url_of(world), fields(), files=four_mb)
+    assert response.status_code == 422  # signed in: the file is read and named
+    assert await count(db, Topic.id) == 0

@@ -1,5 +1,6 @@
 """Comments as JSON: a topic's thread (three levels, tombstones in place, stance counts), posting a
-comment or a reply, one comment, and the author's soft delete.
+comment or a reply, one comment, the author's edit (within the window) and soft delete, reactions
+(set and unset, idempotent) and reports (one per person).
 
 Who sees what is the comments domain's rule (``queries.visible_to``): shown comments and tombstones
 for everyone, a comment held for review only for its author and the community's workers. Posting has
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,7 +22,9 @@ from consultation.comments.models import (
     BODY_MAX,
     CLIENT_TOKEN_MAX,
     REACTION_LABELS,
+    REPORT_REASON_MAX,
     Comment,
+    CommentReport,
     CommentStatus,
     ReactionKind,
     Stance,
@@ -51,7 +55,6 @@ from web.auth import require_user
 from web.context import Ctx
 from web.i18n import gettext, translate
 from web.ratelimit import limit
-from web.routes.comments import POST_LIMIT, POST_WINDOW_SECONDS
 
 routes = ApiTable()
 TAG = "Comments"
@@ -109,6 +112,36 @@ NewComment = Schema("NewComment", {
 }, required=("body",))
 
 
+EditComment = Schema("EditComment", {"body": string(maxLength=BODY_MAX)}, required=("body",))
+
+REACTIONS = {"type": "object", "properties": {k.value: integer(minimum=0) for k in ReactionKind},
+             "required": [k.value for k in ReactionKind], "description": "How many people reacted, per kind."}
+
+ReactionStatus = Schema("ReactionStatus", {
+    "comment_id": integer(),
+    "kind": enum([k.value for k in ReactionKind]),
+    "on": boolean("Whether the caller now has this reaction."),
+    "changed": boolean("False when the request repeated the current state (nothing was done)."),
+    "reactions": REACTIONS,
+    "my_reactions": array(enum([k.value for k in ReactionKind])),
+}, required=("comment_id", "kind", "on", "changed", "reactions", "my_reactions"),
+   description="Counts only: who reacted is never published.")
+
+NewReport = Schema("NewReport", {"reason": string("Why the comment should be reviewed.", maxLength=REPORT_REASON_MAX)},
+                   required=("reason",))
+
+ReportReceipt = Schema("ReportReceipt", {
+    "comment_id": integer(),
+    "reason": string("The reason the caller gave (the first one, when reported again)."),
+    "reported_at": timestamp(),
+    "comment_status": enum([s.value for s in CommentStatus],
+                           "\"reported\" when enough reports hid the comment until a worker reviews it."),
+}, required=("comment_id", "reason", "reported_at", "comment_status"),
+   description="The caller's own report; reporters are never shown to others.")
+
+KIND_PARAM = Param("kind", enum([k.value for k in ReactionKind]), "agree, thanks or question.")
+
+
 def comment_node(node: Node, ctx: Ctx) -> dict[str, Any]:
     c = node.comment
     shown = c.status in (CommentStatus.visible, CommentStatus.held)
@@ -137,10 +170,26 @@ def comment_node(node: Node, ctx: Ctx) -> dict[str, Any]:
         "is_official_answer": c.is_official_answer and c.status is CommentStatus.visible,
         "created_at": iso(c.created_at),
         "edited_at": iso(c.edited_at) if shown else None,
-        "reactions": {kind.value: node.reactions.get(kind, 0) for kind in REACTION_LABELS},
-        "my_reactions": sorted(kind.value for kind in node.mine),
+        **reaction_counts(node),
         "replies": [comment_node(reply, ctx) for reply in node.replies],
     }
+
+
+def reaction_counts(node: Node) -> dict[str, Any]:
+    return {"reactions": {kind.value: node.reactions.get(kind, 0) for kind in REACTION_LABELS},
+            "my_reactions": sorted(kind.value for kind in node.mine)}
+
+
+async def _node(ctx: Ctx, comment: Comment) -> Node:
+    """One comment with its reaction counts and the caller's own reactions (no replies)."""
+    node = Node(comment)
+    await comments._reactions(ctx.db, ctx.actor, {comment.id: node})  # the thread's own counting
+    return node
+
+
+async def _comment(request: Request, ctx: Ctx) -> Comment:
+    """A comment the caller may see (someone else's held comment looks missing)."""
+    return await comments.get_comment(ctx.db, ctx.actor, request.path_params["comment_id"])
 
 
 async def _posted(ctx: Ctx, comment: Comment, started: Any) -> Response:
@@ -183,7 +232,7 @@ async def api_topic_comment_post(request: Request, ctx: Ctx) -> Response:
     body = await json_body(request, NewComment)
     token = body.get("client_token") or request.headers.get("idempotency-key") or None
     started = utcnow()
-    await limit(ctx, f"comment:user:{ctx.actor.user_id}", max_hits=POST_LIMIT, per_seconds=POST_WINDOW_SECONDS)
+    await limit(ctx, **policy.POSTING.of(ctx.actor.user_id))
     if body.get("parent_id"):
         try:
             parent = await comments.get_comment(ctx.db, ctx.actor, body["parent_id"])
@@ -201,8 +250,23 @@ async def api_topic_comment_post(request: Request, ctx: Ctx) -> Response:
 @routes.endpoint("/api/v1/comments/{comment_id:int}", summary="One comment", tag=TAG,
                  responses={200: ("The comment (without its replies)", CommentNode)})
 async def api_comment(request: Request, ctx: Ctx) -> Response:
-    comment = await comments.get_comment(ctx.db, ctx.actor, request.path_params["comment_id"])
-    return ok(comment_node(Node(comment), ctx))
+    comment = await _comment(request, ctx)
+    return ok(comment_node(await _node(ctx, comment), ctx))
+
+
+@routes.endpoint("/api/v1/comments/{comment_id:int}", "PATCH", summary="Edit one's own comment",
+                 name="api_comment_edit", tag=TAG, request=EditComment, signed_in=True,
+                 responses={200: ("Changed (\"edited_at\" set; \"pending\" if now held for review)", CommentNode)})
+async def api_comment_edit(request: Request, ctx: Ctx) -> Response:
+    """Only the author (403 for anyone else), within the edit window after posting and while the
+    topic is open (409 after that, with the reason). The earlier text is kept for the moderators.
+    Sending the same text again changes nothing."""
+    require_user(ctx)
+    comment = await _comment(request, ctx)
+    body = await json_body(request, EditComment)
+    await limit(ctx, **policy.EDITING.of(ctx.actor.user_id))  # one budget with the pages
+    comment = await services.edit_comment(ctx.db, ctx.actor, comment, body=body["body"])
+    return ok(comment_node(await _node(ctx, comment), ctx))
 
 
 @routes.endpoint("/api/v1/comments/{comment_id:int}", "DELETE", summary="Delete one's own comment",
@@ -210,6 +274,55 @@ async def api_comment(request: Request, ctx: Ctx) -> Response:
                  responses={200: ("Deleted: a tombstone stays in the thread", CommentNode)})
 async def api_comment_delete(request: Request, ctx: Ctx) -> Response:
     require_user(ctx)
-    comment = await comments.get_comment(ctx.db, ctx.actor, request.path_params["comment_id"])
+    comment = await _comment(request, ctx)
     comment = await services.delete_comment(ctx.db, ctx.actor, comment)
-    return ok(comment_node(Node(comment), ctx))
+    return ok(comment_node(await _node(ctx, comment), ctx))
+
+
+async def _react(request: Request, ctx: Ctx, on: bool) -> Response:
+    require_user(ctx)
+    comment = await _comment(request, ctx)
+    kind = request.path_params["kind"]
+    changed = await services.set_reaction(ctx.db, ctx.actor, comment, kind, on)
+    return ok({"comment_id": comment.id, "kind": kind, "on": on, "changed": changed,
+               **reaction_counts(await _node(ctx, comment))})
+
+
+REACTION = "/api/v1/comments/{comment_id:int}/reactions/{kind:str}"
+
+
+@routes.endpoint(REACTION, "PUT", summary="React to a comment", name="api_comment_react", tag=TAG,
+                 path_params=(KIND_PARAM,), signed_in=True,
+                 responses={200: ("The reaction is on (also when it already was)", ReactionStatus)})
+async def api_comment_react(request: Request, ctx: Ctx) -> Response:
+    """People who may comment in the topic's community react to a shown comment while the topic is
+    open. Idempotent: repeating it (even at once) keeps one reaction."""
+    return await _react(request, ctx, on=True)
+
+
+@routes.endpoint(REACTION, "DELETE", summary="Take back a reaction", name="api_comment_unreact", tag=TAG,
+                 path_params=(KIND_PARAM,), signed_in=True,
+                 responses={200: ("The reaction is off (also when it already was)", ReactionStatus)})
+async def api_comment_unreact(request: Request, ctx: Ctx) -> Response:
+    return await _react(request, ctx, on=False)
+
+
+@routes.endpoint("/api/v1/comments/{comment_id:int}/reports", "POST", summary="Report a comment",
+                 name="api_comment_report", tag=TAG, request=NewReport, signed_in=True,
+                 responses={201: ("Reported: community workers will review it", ReportReceipt),
+                            200: ("Already reported by the caller: the first report, nothing added", ReportReceipt)})
+async def api_comment_report(request: Request, ctx: Ctx) -> Response:
+    """People who may comment in the comment's community (except its author) report a shown comment,
+    once: a repeat answers 200 with the first report. Three reports of verified residents or staff of
+    the community hide the comment until a worker reviews it."""
+    require_user(ctx)
+    comment = await _comment(request, ctx)
+    body = await json_body(request, NewReport)
+    await limit(ctx, **policy.REPORTING.of(ctx.actor.user_id))
+    added = await services.report_comment(ctx.db, ctx.actor, comment, body["reason"])
+    report = await ctx.db.scalar(select(CommentReport).where(CommentReport.comment_id == comment.id,
+                                                             CommentReport.user_id == ctx.actor.user_id))
+    if report is None:  # cannot happen: report_comment added it or found it
+        raise NotFound()
+    return ok({"comment_id": comment.id, "reason": report.reason, "reported_at": iso(report.created_at),
+               "comment_status": comment.status.value}, 201 if added else 200)

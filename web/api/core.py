@@ -168,6 +168,7 @@ class Operation:
     description: str = ""
     tag: str = ""
     query: tuple[Param, ...] = ()
+    path_params: tuple[Param, ...] = ()  # schemas of path parameters beyond the converter's (e.g. an enum)
     request: Schema | None = None
     responses: dict[int, tuple[str, Schema | None]] = field(default_factory=dict)
     signed_in: bool = False
@@ -178,9 +179,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {}
 
 
 def describe(path: str, method: str = "GET", *, summary: str, name: str | None = None, description: str = "",
-             tag: str = "", query: Iterable[Param] = (), request: Schema | None = None,
-             responses: dict[int, tuple[str, Schema | None]] | None = None, signed_in: bool = False,
-             idempotency_key: bool = False) -> Callable[[Handler], Handler]:
+             tag: str = "", query: Iterable[Param] = (), path_params: Iterable[Param] = (),
+             request: Schema | None = None, responses: dict[int, tuple[str, Schema | None]] | None = None,
+             signed_in: bool = False, idempotency_key: bool = False) -> Callable[[Handler], Handler]:
     """Record an endpoint for the OpenAPI document (the handler is returned unchanged).
 
     ``responses`` maps each success status to (description, schema); refusals are added from what
@@ -190,8 +191,8 @@ def describe(path: str, method: str = "GET", *, summary: str, name: str | None =
         OPERATIONS[(path, method.upper())] = Operation(
             path=path, method=method.upper(), name=name or handler.__name__, summary=summary,
             description=description or (handler.__doc__ or "").strip(), tag=tag, query=tuple(query),
-            request=request, responses=responses or {200: ("OK", None)}, signed_in=signed_in,
-            idempotency_key=idempotency_key)
+            path_params=tuple(path_params), request=request, responses=responses or {200: ("OK", None)},
+            signed_in=signed_in, idempotency_key=idempotency_key)
         return handler
 
     return record

@@ -21,7 +21,7 @@ from consultation.meetings.models import Meeting, MeetingState, Outcome, SignupS
 from consultation.meetings.queries import Place, Seats
 from consultation.validation import parse_id
 from web.api.core import (
-    MAX_PER_PAGE,
+    PAGE_PARAMS,
     ApiTable,
     Param,
     Schema,
@@ -32,6 +32,9 @@ from web.api.core import (
     iso,
     nullable,
     ok,
+    page_body,
+    page_of,
+    page_request,
     string,
     timestamp,
 )
@@ -39,6 +42,7 @@ from web.api.serializers import AreaRef, TopicRef, area_ref
 from web.auth import require_user
 from web.context import Ctx
 from web.i18n import gettext, translate
+from web.routes.meetings import limit_signup_changes
 
 routes = ApiTable()
 TAG = "Sessions"
@@ -87,8 +91,6 @@ MeetingDetail = Schema("MeetingDetail", {
 }, required=(*MeetingSummary.required, "description", "cancel_reason", "minutes_published_at", "agenda", "seats",
              "viewer"))
 
-MeetingList = Schema("MeetingList", {"items": array(MeetingSummary)}, required=("items",),
-                     description=f"Scheduled sessions that have not ended, soonest first (at most {MAX_PER_PAGE}).")
 
 
 def seat_counts(seats: Seats) -> dict[str, int]:
@@ -120,16 +122,18 @@ async def _meeting(request: Request, ctx: Ctx) -> Meeting:
 
 
 @routes.endpoint("/api/v1/meetings", summary="Upcoming sessions of an area", tag=TAG, query=(
-    Param("area", integer(minimum=1), "An area id: sessions of its community, or of every community inside it.",
-          required=True),
-), responses={200: ("Upcoming sessions", MeetingList)})
+    Param("area", integer(minimum=1), "An area id: sessions of its community (a compound: its community's), "
+                                      "or of every community inside it.", required=True),
+    *PAGE_PARAMS,
+), responses={200: ("Scheduled sessions that have not ended, soonest first", page_of(MeetingSummary))})
 async def api_meetings(request: Request, ctx: Ctx) -> Response:
+    page = page_request(request)
     area_id = parse_id(request.query_params.get("area"))
     area = await ctx.db.get(Area, area_id) if area_id else None
     if area is None:
         raise ValidationFailed({"area": msg("There is no such area.")})
-    found = await meetings.upcoming_for_area(ctx.db, area, limit=MAX_PER_PAGE)
-    return ok({"items": [meeting_summary(m) for m in found]})
+    found, total = await meetings.upcoming_page_for_area(ctx.db, area, offset=page.offset, limit=page.per_page)
+    return ok(page_body([meeting_summary(m) for m in found], page, total))
 
 
 @routes.endpoint(MEETING, summary="A session with its agenda (and minutes once published)", tag=TAG,
@@ -171,6 +175,7 @@ async def api_meeting_signup(request: Request, ctx: Ctx) -> Response:
     the waitlist and gets a seat automatically, in order, when one is freed."""
     require_user(ctx)
     meeting = await _meeting(request, ctx)
+    await limit_signup_changes(ctx)  # one budget with the pages
     _, made = await scheduling.sign_up(ctx.db, ctx.actor, meeting)
     place = await meetings.place_of(ctx.db, meeting, ctx.actor.user_id)
     return ok(my_signup(meeting, place, await meetings.seats(ctx.db, meeting)), 201 if made else 200)
@@ -183,5 +188,6 @@ async def api_meeting_signup(request: Request, ctx: Ctx) -> Response:
 async def api_meeting_cancel_signup(request: Request, ctx: Ctx) -> Response:
     require_user(ctx)
     meeting = await _meeting(request, ctx)
+    await limit_signup_changes(ctx)
     await scheduling.cancel_signup(ctx.db, ctx.actor, meeting)
     return ok(my_signup(meeting, None, await meetings.seats(ctx.db, meeting)))

@@ -22,7 +22,7 @@ DESCRIPTION = """Yishiting (议事厅) public JSON API.
 
 Reading needs nothing for public objects. Writing needs a signed-in browser session: the `ysession`
 cookie, plus the CSRF double-submit token: send the value of the `ycsrf` cookie in the `x-csrf-token`
-header of every POST/DELETE. Without a session writes answer 401, without the token 403
+header of every POST/PUT/PATCH/DELETE. Without a session writes answer 401, without the token 403
 (`csrf_failed`).
 
 Bodies are JSON (`Content-Type: application/json`). Refusals have the shape
@@ -48,9 +48,15 @@ def openapi_path(path: str) -> str:
 
 def _parameters(operation: Operation) -> list[JsonSchema]:
     parameters: list[JsonSchema] = []
+    declared = {param.name: param for param in operation.path_params}
     for match in PATH_PARAM.finditer(operation.path):
         kind = {"int": {"type": "integer", "minimum": 1}}.get(match.group(2) or "", {"type": "string"})
-        parameters.append({"name": match.group(1), "in": "path", "required": True, "schema": kind})
+        path_item: JsonSchema = {"name": match.group(1), "in": "path", "required": True, "schema": kind}
+        if (declared_param := declared.get(match.group(1))) is not None:
+            path_item["schema"] = declared_param.schema
+            if declared_param.description:
+                path_item["description"] = declared_param.description
+        parameters.append(path_item)
     for param in operation.query:
         item: JsonSchema = {"name": param.name, "in": "query", "required": param.required, "schema": param.schema}
         if param.description:
@@ -79,7 +85,7 @@ def _operation(operation: Operation) -> JsonSchema:
         refusals |= {403, 409}
     if PATH_PARAM.search(operation.path):
         refusals.add(404)
-    if operation.request is not None or operation.query:
+    if operation.request is not None or operation.query or operation.path_params:
         refusals.add(422)
     for status in sorted(refusals):
         responses[str(status)] = {"description": REFUSALS[status],

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from consultation.areas.models import Area
-from consultation.deliberation import listing, policy
+from consultation.deliberation import listing, photos, policy, resolutions
 from consultation.deliberation import queries as topics
 from consultation.deliberation import services as deliberation
 from consultation.deliberation.models import (
@@ -21,7 +21,7 @@ from consultation.deliberation.models import (
     Topic,
     TopicState,
 )
-from consultation.errors import ValidationFailed, msg
+from consultation.errors import N_, NotFound, ValidationFailed, msg
 from consultation.validation import parse_id
 from web.api.core import (
     PAGE_PARAMS,
@@ -43,9 +43,11 @@ from web.api.core import (
 from web.api.serializers import (
     CosignStatus,
     FollowStatus,
+    ResolutionDetail,
     TopicDetail,
     TopicSummary,
     cosign_status,
+    resolution_detail,
     topic_detail,
     topic_summary,
 )
@@ -55,6 +57,7 @@ from web.context import Ctx
 routes = ApiTable()
 TAG = "Topics"
 TOPIC = "/api/v1/topics/{topic_id:int}"
+NO_RESOLUTION = N_("This topic has no resolution yet.")
 
 ProposeTopic = Schema("ProposeTopic", {
     "area_id": integer("Your home community (a topic is raised in a community)."),
@@ -75,7 +78,9 @@ async def _detail(ctx: Ctx, topic: Topic) -> dict[str, object]:
     return topic_detail(
         topic, timeline=await topics.timeline(ctx.db, topic), viewer=viewer, signed_in=ctx.user is not None,
         cosign_problem=policy.cosign_problem(ctx.actor, topic) if ctx.user is not None else None,
-        threshold=await deliberation.cosign_threshold(ctx.db, topic.community_id))
+        threshold=await deliberation.cosign_threshold(ctx.db, topic.community_id),
+        photos=await photos.topic_photos(ctx.db, topic.id),
+        resolution=await resolutions.resolution_of(ctx.db, topic.id))
 
 
 @routes.endpoint("/api/v1/topics", summary="List topics", tag=TAG, query=(
@@ -125,11 +130,25 @@ async def api_topic_propose(request: Request, ctx: Ctx) -> Response:
     return ok(await _detail(ctx, topic), 201, headers={"Location": f"/api/v1/topics/{topic.id}"})
 
 
-@routes.endpoint(TOPIC, summary="A topic with its public timeline", tag=TAG,
+@routes.endpoint(TOPIC, summary="A topic with its public timeline, photos and resolution", tag=TAG,
                  responses={200: ("The topic", TopicDetail)})
 async def api_topic(request: Request, ctx: Ctx) -> Response:
-    """Everything the topic page shows about the topic itself; ``viewer`` is about the caller."""
+    """Everything the topic page shows about the topic itself: the timeline, the photos' resized
+    copies, and the resolution once decided (``null`` before); ``viewer`` is about the caller."""
     return ok(await _detail(ctx, await _topic(request, ctx)))
+
+
+@routes.endpoint(f"{TOPIC}/resolution", summary="A topic's resolution (决议)", tag=TAG,
+                 responses={200: ("How it was decided and the agreed actions", ResolutionDetail)})
+async def api_topic_resolution(request: Request, ctx: Ctx) -> Response:
+    """The decision on the topic: outcome, method (consensus with its minutes, or a poll with its
+    counts), summary and the agreed actions with their units, target dates and status. 404 while the
+    topic has none."""
+    topic = await _topic(request, ctx)
+    resolution = await resolutions.resolution_of(ctx.db, topic.id)
+    if resolution is None:
+        raise NotFound(msg(NO_RESOLUTION))
+    return ok(resolution_detail(resolution))
 
 
 @routes.endpoint(f"{TOPIC}/cosigns", summary="Co-sign count", tag=TAG,

@@ -30,15 +30,12 @@ from web.context import Ctx
 from web.forms import form_fields, int_or_none, redirect
 from web.i18n import gettext as _
 from web.ratelimit import limit
-from web.routes.deliberation import _topic_context as topic_context
+from web.routes.deliberation import topic_context
 from web.routing import RouteTable
 from web.templating import field_errors, render
 from web.topic_sections import topic_section
 
 routes = RouteTable()
-# Posting (comments and replies) per person: enough for a lively discussion, too few for a flood.
-POST_LIMIT = 10
-POST_WINDOW_SECONDS = 300
 LIMITS = {"body_max": BODY_MAX, "report_reason_max": REPORT_REASON_MAX, "hide_reason_max": HIDE_REASON_MAX,
           "word_max": WORD_MAX}
 
@@ -81,8 +78,14 @@ async def _permalink(ctx: Ctx, comment: Comment) -> str:
     return f"/topics/{topic.id}{page}#comment-{comment.id}"
 
 
+async def _limit(ctx: Ctx, rule: policy.RateLimit) -> None:
+    """Per-person limits of posting, editing and reporting (``policy.POSTING``, ``EDITING``, ``REPORTING``),
+    shared with the JSON API."""
+    await limit(ctx, **rule.of(ctx.actor.user_id))
+
+
 async def _limit_posting(ctx: Ctx) -> None:
-    await limit(ctx, f"comment:user:{ctx.actor.user_id}", max_hits=POST_LIMIT, per_seconds=POST_WINDOW_SECONDS)
+    await _limit(ctx, policy.POSTING)
 
 
 def _posted_flash(ctx: Ctx, comment: Comment) -> None:
@@ -158,6 +161,7 @@ async def edit(request: Request, ctx: Ctx) -> Response:
     comment = await _comment(request, ctx)
     form = await form_fields(request)
     try:
+        await _limit(ctx, policy.EDITING)
         await services.edit_comment(ctx.db, ctx.actor, comment, body=form.get("body", ""))
     except ValidationFailed as exc:
         return render(request, "comments/edit.html", _reply_context(comment, form, field_errors(exc.errors)) | {
@@ -203,6 +207,7 @@ async def report(request: Request, ctx: Ctx) -> Response:
     comment = await _comment(request, ctx)
     form = await form_fields(request)
     try:
+        await _limit(ctx, policy.REPORTING)
         added = await services.report_comment(ctx.db, ctx.actor, comment, form.get("reason", ""))
     except ValidationFailed as exc:
         return render(request, "comments/report.html", _reply_context(comment, form, field_errors(exc.errors)),

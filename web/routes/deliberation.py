@@ -25,7 +25,7 @@ from consultation.deliberation.models import (
     TopicState,
 )
 from consultation.errors import Forbidden, NotFound, ValidationFailed, msg
-from search.results import SearchQuery
+from search.results import SearchQuery, SearchResults
 from search.service import SearchService
 from search.text import MAX_QUERY_CHARS, normalise
 from web.api.core import Param, Schema, array, boolean, describe, integer, string
@@ -93,6 +93,11 @@ async def propose_submit(request: Request, ctx: Ctx) -> Response:
     compound_id = int_or_none(form.get("compound_id"))
     compound = await ctx.db.get(Area, compound_id) if compound_id else None
     staged = await media.stage_photos(request, ctx)  # pending uploads survive a failed form
+    if form.get("check_similar"):  # the no-JavaScript way to see similar topics before publishing
+        results = await similar_topics(request, ctx, str(community.id), form.get("title", ""))
+        return render(request, "deliberation/new.html", {
+            **await _propose_context(ctx, community), **media.photo_form_context(staged), "form": form,
+            "errors": {}, "similar_checked": True, "similar_hits": results.hits if results else []})
     try:
         async with ctx.db.begin_nested():  # the topic and its photos are saved together or not at all
             topic = await deliberation.propose(
@@ -117,7 +122,8 @@ def parse_day_end(raw: str) -> datetime | None:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=TIMEZONE) - timedelta(seconds=1)
 
 
-async def _topic_context(ctx: Ctx, topic: Topic) -> dict[str, Any]:
+async def topic_context(ctx: Ctx, topic: Topic) -> dict[str, Any]:
+    """The topic page's template context (also used by the comment form's re-render in web/routes/comments)."""
     viewer = await topics.viewer_of(ctx.db, topic, ctx.actor.user_id)
     can_advance = policy.can_advance(ctx.actor, topic)
     # Deciding steps are taken by recording the resolution (its own form), not from the generic one.
@@ -143,7 +149,7 @@ async def _topic_context(ctx: Ctx, topic: Topic) -> dict[str, Any]:
 @routes.get("/topics/{topic_id:int}", name="topic_page")
 async def topic_page(request: Request, ctx: Ctx) -> Response:
     topic = await _topic(request, ctx)
-    return render(request, "deliberation/topic.html", await _topic_context(ctx, topic))
+    return render(request, "deliberation/topic.html", await topic_context(ctx, topic))
 
 
 @routes.post("/topics/{topic_id:int}/cosign", name="topic_cosign")
@@ -195,7 +201,7 @@ async def advance(request: Request, ctx: Ctx) -> Response:
         await deliberation.transition(ctx.db, topic, TopicState(target), ctx.actor, form.get("reason", ""),
                                       publicity_ends_at=ends)
     except ValidationFailed as exc:
-        return invalid_form(request, "deliberation/topic.html", form, exc, await _topic_context(ctx, topic))
+        return invalid_form(request, "deliberation/topic.html", form, exc, await topic_context(ctx, topic))
     ctx.flash(_("The topic is now: {state}.", state=_(topic.state.label)))
     return redirect(f"/topics/{topic.id}")
 
@@ -214,8 +220,7 @@ async def my_topics(request: Request, ctx: Ctx) -> Response:
 async def triage_queue(request: Request, ctx: Ctx) -> Response:
     require_permission(ctx, "deliberation.triage_queue")
     scopes = await area_queries.worker_communities(ctx.db, ctx.actor)
-    thresholds = {scope.community.id: await deliberation.cosign_threshold(ctx.db, scope.community.id)
-                  for scope in scopes}
+    thresholds = await topics.cosign_thresholds(ctx.db, [scope.community.id for scope in scopes])
     return render(request, "deliberation/triage_queue.html", {
         "queue": await topics.triage_queue(ctx.db, ctx.actor), "scopes": scopes, "thresholds": thresholds})
 
@@ -302,15 +307,21 @@ SimilarTopics = Schema("SimilarTopics", {"from_fallback": boolean(), "hits": arr
 @routes.get("/api/v1/topics/similar", name="api_topics_similar")
 async def similar(request: Request, ctx: Ctx) -> Response:
     """Topics like the title being typed, in the given area, so a resident can co-sign instead."""
-    text = normalise(request.query_params.get("q", ""))[:MAX_QUERY_CHARS]
-    area_id = int_or_none(request.query_params.get("area"))
-    if len(text) < 2 or area_id is None or area_id < 1:
-        return JSONResponse({"hits": [], "from_fallback": False})
-    service: SearchService = request.app.state.services.search
-    results = await service.search(ctx.db, SearchQuery(text=text, doc_type="topic", area_id=area_id,
-                                                       per_page=SIMILAR_LIMIT))
+    results = await similar_topics(request, ctx, request.query_params.get("area"), request.query_params.get("q", ""))
     return JSONResponse({
-        "from_fallback": results.from_fallback,
+        "from_fallback": results.from_fallback if results else False,
         "hits": [{"id": hit.object_id, "title": hit.title.striptags(), "url": hit.url,
-                  "badges": [_(badge) for badge in hit.badges]} for hit in results.hits],
+                  "badges": [_(badge) for badge in hit.badges]} for hit in (results.hits if results else [])],
     })
+
+
+async def similar_topics(request: Request, ctx: Ctx, area: str | None, title: str) -> SearchResults | None:
+    """Topics of the area whose words match ``title`` (``None`` when there is too little to search for).
+    Serves the suggestions while typing (JSON) and the propose form's no-JavaScript "check" button."""
+    text = normalise(title)[:MAX_QUERY_CHARS]
+    area_id = int_or_none(area)
+    if len(text) < 2 or area_id is None or area_id < 1:
+        return None
+    service: SearchService = request.app.state.services.search
+    return await service.search(ctx.db, SearchQuery(text=text, doc_type="topic", area_id=area_id,
+                                                    per_page=SIMILAR_LIMIT, match_any=True))

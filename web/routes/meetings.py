@@ -32,11 +32,13 @@ from consultation.meetings.models import (
     SignupStatus,
 )
 from consultation.validation import parse_id
-from web.auth import require_permission, require_user
+from web.auth import require_user
 from web.context import Ctx
 from web.forms import form_fields, invalid_form, redirect
 from web.i18n import TIMEZONE
 from web.i18n import gettext as _
+from web.ratelimit import limit
+from web.routes.worker import require_console
 from web.routing import RouteTable
 from web.templating import render
 from web.topic_sections import topic_section
@@ -46,6 +48,17 @@ LIMITS = {"title_max": TITLE_MAX, "description_max": DESCRIPTION_MAX, "place_max
           "capacity_max": MAX_CAPACITY, "item_title_max": ITEM_TITLE_MAX, "minutes_max": MINUTES_MAX,
           "walk_in_name_max": WALK_IN_NAME_MAX, "reason_max": scheduling.REASON_MAX}
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+# Signing up and cancelling, counted together per person (the JSON API shares the same budget): each
+# writes audit rows and notifications, and a cancel may e-mail the first person waiting.
+SIGNUP_CHANGE_LIMIT = 20
+SIGNUP_CHANGE_WINDOW_SECONDS = 3600
+
+
+async def limit_signup_changes(ctx: Ctx) -> None:
+    """Count one sign-up or cancel by the signed-in person; HTTP 429 past ``SIGNUP_CHANGE_LIMIT``
+    in ``SIGNUP_CHANGE_WINDOW_SECONDS`` (web pages and the API together)."""
+    await limit(ctx, f"meeting-signup:user:{ctx.actor.user_id}", max_hits=SIGNUP_CHANGE_LIMIT,
+                per_seconds=SIGNUP_CHANGE_WINDOW_SECONDS)
 
 
 def parse_local(raw: str) -> datetime | None:
@@ -77,6 +90,8 @@ async def _page_context(ctx: Ctx, meeting: Meeting) -> dict[str, Any]:
         "can_manage": policy.can_manage(ctx.actor, meeting.community),
         "outcome_labels": OUTCOME_LABELS,
         "open_for_signup": meeting.state is MeetingState.scheduled,
+        "attended": None if meeting.state in (MeetingState.scheduled, MeetingState.cancelled)
+        else await meetings.attendance_count(ctx.db, meeting.id),
     }
 
 
@@ -101,6 +116,7 @@ async def meeting_calendar(request: Request, ctx: Ctx) -> Response:
 async def sign_up(request: Request, ctx: Ctx) -> Response:
     require_user(ctx)
     meeting = await meetings.get_meeting(ctx.db, request.path_params["meeting_id"])
+    await limit_signup_changes(ctx)
     signup, made = await scheduling.sign_up(ctx.db, ctx.actor, meeting)
     if not made:
         ctx.flash(_("You have already signed up for this session."), "info")
@@ -116,6 +132,7 @@ async def sign_up(request: Request, ctx: Ctx) -> Response:
 async def cancel_signup(request: Request, ctx: Ctx) -> Response:
     require_user(ctx)
     meeting = await meetings.get_meeting(ctx.db, request.path_params["meeting_id"])
+    await limit_signup_changes(ctx)
     if await scheduling.cancel_signup(ctx.db, ctx.actor, meeting) is None:
         ctx.flash(_("You were not signed up for this session."), "info")
     else:
@@ -136,18 +153,14 @@ async def topic_meetings(ctx: Ctx, topic: Topic) -> dict[str, Any]:
 
 # --- the workers' pages --------------------------------------------------------------------------
 
-def _console(ctx: Ctx) -> None:
-    require_permission(ctx, "accounts.worker_console")
-
-
 async def _staff_meeting(request: Request, ctx: Ctx) -> Meeting:
-    _console(ctx)
+    require_console(ctx)
     return await meetings.meeting_for_staff(ctx.db, ctx.actor, request.path_params["meeting_id"])
 
 
 @routes.get("/worker/meetings", name="worker_meetings")
 async def worker_meetings(request: Request, ctx: Ctx) -> Response:
-    _console(ctx)
+    require_console(ctx)
     scopes = await area_queries.worker_communities(ctx.db, ctx.actor)
     return render(request, "meetings/worker_list.html", {
         "lists": await meetings.staff_meetings(ctx.db, ctx.actor), "scopes": scopes})
@@ -171,7 +184,7 @@ async def _draft(request: Request, form: dict[str, str]) -> tuple[scheduling.Mee
 
 @routes.get("/worker/communities/{community_id:int}/meetings/new", name="meeting_new")
 async def schedule_form(request: Request, ctx: Ctx) -> Response:
-    _console(ctx)
+    require_console(ctx)
     community = await meetings.community_for_staff(ctx.db, ctx.actor, request.path_params["community_id"])
     chosen = [i for i in [parse_id(request.query_params.get("topic"))] if i is not None]
     return render(request, "meetings/form.html", await _form_context(ctx, community, None, chosen)
@@ -180,7 +193,7 @@ async def schedule_form(request: Request, ctx: Ctx) -> Response:
 
 @routes.post("/worker/communities/{community_id:int}/meetings/new", name="meeting_new_submit")
 async def schedule_submit(request: Request, ctx: Ctx) -> Response:
-    _console(ctx)
+    require_console(ctx)
     community = await meetings.community_for_staff(ctx.db, ctx.actor, request.path_params["community_id"])
     form = await form_fields(request)
     draft, chosen = await _draft(request, form)

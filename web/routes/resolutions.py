@@ -5,16 +5,17 @@ submits it to come back with more, everything typed kept."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from babel import Locale, dates
 from starlette.requests import Request
 from starlette.responses import Response
 
+from consultation.clock import local_today
 from consultation.deliberation import queries as topics
-from consultation.deliberation import resolution_policy, resolutions
-from consultation.deliberation.models import Topic, TopicState
+from consultation.deliberation import resolutions
+from consultation.deliberation.models import Topic
 from consultation.deliberation.resolution_models import (
     ACTION_DESCRIPTION_MAX,
     MAX_ACTIONS,
@@ -23,7 +24,7 @@ from consultation.deliberation.resolution_models import (
     SUMMARY_MAX,
     Method,
 )
-from consultation.errors import Forbidden, InvalidState, ValidationFailed, msg
+from consultation.errors import ValidationFailed
 from consultation.policy import can
 from web.auth import require_user
 from web.context import Ctx
@@ -46,10 +47,6 @@ def day_label(value: date | None) -> str:
     return "" if value is None else dates.format_date(value, format="long", locale=Locale.parse(current_locale.get()))
 
 
-def local_today() -> date:
-    return datetime.now(TIMEZONE).date()
-
-
 # --- the resolution on the topic page ------------------------------------------------------------
 
 @topic_section("deliberation/_topic_resolution.html", order=20, slot="after_topic")
@@ -65,11 +62,7 @@ async def _topic_being_decided(request: Request, ctx: Ctx) -> Topic:
     """The topic, if the actor is staff of its community and it waits for its decision."""
     require_user(ctx)
     topic = await topics.get_topic(ctx.db, request.path_params["topic_id"])
-    if not resolution_policy.may_record_for(ctx.actor, topic):
-        raise Forbidden()
-    if topic.state is not TopicState.deciding:
-        raise InvalidState(msg("Only a topic being decided can get its resolution; this one is “{state}”.",
-                               state=topic.state.label))
+    resolutions.require_may_record(ctx.actor, topic)
     return topic
 
 

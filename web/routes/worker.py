@@ -42,12 +42,13 @@ HOUSEHOLD_CHOICES = 200
 RESULTS_SHOWN = 200
 
 
-def _console(ctx: Ctx) -> None:
+def require_console(ctx: Ctx) -> None:
+    """The gate of every worker page (here and in other route modules): signed in, then staff."""
     require_permission(ctx, "accounts.worker_console")
 
 
 async def _community(request: Request, ctx: Ctx) -> Area:
-    _console(ctx)
+    require_console(ctx)
     return await area_queries.community_for(ctx.db, ctx.actor, request.path_params["community_id"])
 
 
@@ -55,7 +56,7 @@ async def _community(request: Request, ctx: Ctx) -> Area:
 
 @routes.get("/worker", name="worker_console")
 async def console(request: Request, ctx: Ctx) -> Response:
-    _console(ctx)
+    require_console(ctx)
     scopes = await area_queries.worker_communities(ctx.db, ctx.actor)
     selected = next((scope for scope in scopes
                      if scope.community.id == int_or_none(request.query_params.get("community"))), None)
@@ -71,7 +72,7 @@ async def console(request: Request, ctx: Ctx) -> Response:
 
 @routes.get("/worker/residents/{user_id:int}/verify", name="worker_verify")
 async def verify_form(request: Request, ctx: Ctx) -> Response:
-    _console(ctx)
+    require_console(ctx)
     resident, community = await area_queries.resident_for_verification(ctx.db, ctx.actor,
                                                                        request.path_params["user_id"])
     search = request.query_params.get("q", "").strip()[:200]
@@ -94,7 +95,7 @@ async def _verify_context(ctx: Ctx, resident: User, community: Area, search: str
 
 @routes.post("/worker/residents/{user_id:int}/verify", name="worker_verify_submit")
 async def verify_submit(request: Request, ctx: Ctx) -> Response:
-    _console(ctx)
+    require_console(ctx)
     resident, community = await area_queries.resident_for_verification(ctx.db, ctx.actor,
                                                                        request.path_params["user_id"])
     form = await form_fields(request)
