@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
-from sqlalchemy import select
+import asyncpg
+from sqlalchemy import make_url, select
 
 from consultation import audit
 from consultation.accounts.models import Role, RoleGrant, User
 from consultation.accounts.passwords import hash_password
 from consultation.accounts.services import check_password_strength
+from consultation.outbox import NOTIFY_CHANNEL
 from consultation.validation import identifier_kind
 from web.composition import build_services
 from web.database import make_engine, make_write_sessionmaker
@@ -22,13 +25,21 @@ log = logging.getLogger(__name__)
 
 
 async def run_worker(settings: Settings, *, idle_seconds: float = 1.0) -> None:
-    """Drain the outbox forever. Safe to run several: PostgreSQL rows are claimed with SKIP LOCKED."""
+    """Drain the outbox forever. Safe to run several: PostgreSQL rows are claimed with SKIP LOCKED.
+
+    On PostgreSQL the worker also LISTENs on the outbox channel, so a commit that wrote outbox rows
+    wakes it at once (search index lag, notifications); polling every ``idle_seconds`` stays as the
+    fallback for missed notifications and for retries that become due.
+    """
     engine = make_engine(settings.database_url, pool_size=2)
     services = build_services(settings, make_write_sessionmaker(engine))
     log.info("outbox worker started")
     periodic = Periodic(services.worker.sessionmaker)
+    wake = asyncio.Event()
+    listener = OutboxListener(settings.database_url, wake)
     try:
         while True:
+            await listener.ensure()
             await periodic.maybe_run()
             try:
                 handled = await services.worker.run_once()
@@ -36,10 +47,44 @@ async def run_worker(settings: Settings, *, idle_seconds: float = 1.0) -> None:
                 log.exception("outbox round failed; retrying")
                 handled = 0
             if handled == 0:
-                await asyncio.sleep(idle_seconds)
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(idle_seconds):
+                        await wake.wait()
     finally:
+        await listener.close()
         await services.close()
         await engine.dispose()
+
+
+class OutboxListener:
+    """A dedicated asyncpg connection LISTENing on ``NOTIFY_CHANNEL`` (PostgreSQL only); reconnects
+    after the server restarts, and until then the worker simply polls."""
+
+    def __init__(self, database_url: str, wake: asyncio.Event) -> None:
+        url = make_url(database_url)
+        self.url = url if url.get_backend_name() == "postgresql" else None
+        self.wake = wake
+        self.connection: asyncpg.Connection | None = None
+
+    async def ensure(self) -> None:
+        if self.url is None or (self.connection is not None and not self.connection.is_closed()):
+            return
+        try:
+            self.connection = await asyncpg.connect(
+                host=self.url.host or "127.0.0.1", port=self.url.port or 5432, user=self.url.username,
+                password=self.url.password, database=self.url.database, timeout=5)
+            await self.connection.add_listener(NOTIFY_CHANNEL, self._notified)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("cannot listen for outbox notifications yet (%s); polling", exc)
+            self.connection = None
+
+    def _notified(self, *_: object) -> None:
+        self.wake.set()
+
+    async def close(self) -> None:
+        if self.connection is not None and not self.connection.is_closed():
+            await self.connection.close()
 
 
 async def reindex(settings: Settings) -> int:
