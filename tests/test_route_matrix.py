@@ -85,6 +85,22 @@ ROUTES: dict[str, str] = {
     "/worker/meetings/{meeting_id:int}/attendance": "console_missing",
     "/worker/meetings/{meeting_id:int}/attendance/walk-in": "console_missing",
     "/worker/meetings/{meeting_id:int}/minutes": "console_missing",
+    "/polls/{poll_id:int}": "public_missing", "/polls/{poll_id:int}/vote": "signed_in_missing",
+    "/polls/{poll_id:int}/results": "public_missing", "/polls/{poll_id:int}/notice": "public_missing",
+    "/polls/{poll_id:int}/ballots": "public_missing", "/polls/{poll_id:int}/receipt": "public_missing",
+    "/polls/{poll_id:int}/results.csv": "public_missing", "/polls/{poll_id:int}/results.xlsx": "public_missing",
+    "/polls/{poll_id:int}/ballots.csv": "public_missing", "/polls/{poll_id:int}/ballots.xlsx": "public_missing",
+    "/worker/polls": "console", "/worker/areas/{area_id:int}/polls/new": "worker_of_a",
+    "/worker/polls/{poll_id:int}": "console_missing", "/worker/polls/{poll_id:int}/edit": "console_missing",
+    "/worker/polls/{poll_id:int}/open": "console_missing", "/worker/polls/{poll_id:int}/close": "console_missing",
+    "/worker/polls/{poll_id:int}/cancel": "console_missing", "/worker/polls/{poll_id:int}/paper": "console_missing",
+    "/worker/polls/{poll_id:int}/paper/{batch_id:int}/confirm": "console_missing",
+    "/worker/polls/{poll_id:int}/paper/{batch_id:int}/reject": "console_missing",
+    "/worker/polls/{poll_id:int}/resolution": "console_missing",
+    "/api/v1/polls": "api_area_query", "/api/v1/polls/{poll_id:int}": "api_public_missing",
+    "/api/v1/polls/{poll_id:int}/ballots": "api_public_missing",
+    "/api/v1/polls/{poll_id:int}/results": "api_public_missing",
+    "/api/v1/polls/{poll_id:int}/receipts/{code:str}": "api_public_missing",
 }
 
 
@@ -162,7 +178,8 @@ def concrete(path: str, world: World) -> str:
         "household_id": world.city.households_a[1].id, "user_id": world.resident_id, "kind": "households",
         "event_id": 987654, "session_id": 987654, "notification_id": 987654, "grant_id": 987654,
         "topic_id": 987654, "action": "accept", "comment_id": 987654, "word_id": 987654,
-        "photo_id": 987654, "variant": "thumb", "meeting_id": 987654,
+        "photo_id": 987654, "variant": "thumb", "meeting_id": 987654, "poll_id": 987654, "batch_id": 987654,
+        "code": "K7Q2-9XMD-4RTA",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)
 

@@ -20,7 +20,7 @@ from consultation.policy import Actor, Grant
 from web.composition import build_services
 from web.database import make_engine, make_sessionmaker, make_write_sessionmaker
 from web.demo_story import load_story
-from web.settings import Settings
+from web.settings import DEFAULT_SECRET, Settings
 
 DEMO_PASSWORD = "yishiting2026"  # noqa: S105 - printed for the demo on purpose
 
@@ -56,7 +56,7 @@ async def load_demo(settings: Settings, *, force: bool = False) -> int:
             if not force and (await session.scalar(select(func.count(Area.id)))):
                 print("demo data already present (areas exist); use --force to load again")
                 return 0
-            logins = await build_demo(session)
+            logins = await build_demo(session, receipt_key=settings.secret_key.encode("utf-8"))
             await session.commit()
         # The demo inserts in bulk; one full reindex makes it searchable (Meilisearch or the fallback).
         services = build_services(settings, make_write_sessionmaker(engine))
@@ -76,7 +76,8 @@ def print_logins(logins: list[DemoLogin]) -> None:
         print(f"  {login.role:<15} {login.identifier:<14} {login.name:<6} {login.scope}")
 
 
-async def build_demo(session: AsyncSession, seed: int = 20261126) -> list[DemoLogin]:
+async def build_demo(session: AsyncSession, seed: int = 20261126, *,
+                     receipt_key: bytes = DEFAULT_SECRET.encode("utf-8")) -> list[DemoLogin]:
     rng = random.Random(seed)
     password_hash = hash_password(DEMO_PASSWORD)
     logins: list[DemoLogin] = []
@@ -133,7 +134,7 @@ async def build_demo(session: AsyncSession, seed: int = 20261126) -> list[DemoLo
                                               rng.choice(list(VerificationMethod)))
     await session.flush()
     await _demo_topics(session)
-    await load_story(session)
+    await load_story(session, receipt_key, DEMO_PASSWORD)
     # Only a handful of residents are printed: the rest follow the same number pattern.
     residents = [login for login in logins if login.role == "resident"]
     others = [login for login in logins if login.role != "resident"]

@@ -29,6 +29,7 @@ from consultation.meetings import record
 from consultation.meetings import services as meetings
 from consultation.meetings.models import Meeting
 from consultation.policy import Actor, Grant
+from web.demo_polls import load_polls
 from web.i18n import TIMEZONE
 
 COMMUNITY = "多福巷社区"
@@ -135,7 +136,7 @@ MINUTES = {
 }
 
 
-async def load_story(session: AsyncSession) -> None:
+async def load_story(session: AsyncSession, receipt_key: bytes, password: str) -> None:
     cast = await _cast(session)
     r1, r2, r3 = cast.residents[:3]
     office, property_service = await _units(session, cast.community)
@@ -240,3 +241,4 @@ async def load_story(session: AsyncSession) -> None:
     private = await comments.post_comment(session, r1, charging, stance="support",
                                           body="3号楼602的张先生天天飞线充电，电话139xxxx，大家去找他。")
     await moderation.hide(session, cast.worker, private, "含他人的个人信息，已隐藏。")
+    await load_polls(session, cast, receipt_key, password)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from consultation.deliberation.photos import purge_stale_uploads
 from consultation.meetings.services import send_due_reminders
+from consultation.voting.reminders import close_due_polls, send_vote_reminders
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,8 @@ Job = Callable[[AsyncSession], Awaitable[int]]
 JOBS: tuple[tuple[str, Job], ...] = (
     ("meeting reminders", send_due_reminders),
     ("stale photo uploads", purge_stale_uploads),  # photos uploaded with a form that was never sent
+    ("poll closing", close_due_polls),
+    ("poll reminders", send_vote_reminders),
 )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 17:43:23.656641
+Create Date: 2026-11-26 18:00:49.622906
 """
 
 from collections.abc import Sequence
@@ -685,6 +685,86 @@ def upgrade() -> None:
         batch_op.create_index("ix_photo_topic", ["topic_id", "position"], unique=False)
 
     op.create_table(
+        "poll",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("area_id", sa.Integer(), nullable=False),
+        sa.Column("topic_id", sa.Integer(), nullable=True),
+        sa.Column("title", sa.String(length=80), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("yes_no", "single", "multiple", "ranked", name="pollkind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column(
+            "eligibility",
+            sa.Enum(
+                "verified_residents",
+                "all_residents",
+                "households",
+                "owners",
+                name="eligibility",
+                native_enum=False,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "rule",
+            sa.Enum(
+                "simple_majority",
+                "majority_of_eligible",
+                "two_thirds",
+                "custom",
+                "art278_major",
+                "art278_ordinary",
+                name="rulekind",
+                native_enum=False,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("quorum_num", sa.Integer(), nullable=True),
+        sa.Column("quorum_den", sa.Integer(), nullable=True),
+        sa.Column("threshold_num", sa.Integer(), nullable=True),
+        sa.Column("threshold_den", sa.Integer(), nullable=True),
+        sa.Column("min_choices", sa.Integer(), nullable=False),
+        sa.Column("max_choices", sa.Integer(), nullable=False),
+        sa.Column("secret", sa.Boolean(), nullable=False),
+        sa.Column("results_hidden_until_close", sa.Boolean(), nullable=False),
+        sa.Column("allow_change", sa.Boolean(), nullable=False),
+        sa.Column("opens_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closes_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum("draft", "open", "closed", "cancelled", name="pollstate", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("opened_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancel_reason", sa.String(length=500), nullable=True),
+        sa.Column("eligible_count", sa.Integer(), nullable=True),
+        sa.Column("eligible_area", sa.Numeric(precision=14, scale=2), nullable=True),
+        sa.Column("excluded_count", sa.Integer(), nullable=True),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("chain_head", sa.String(length=64), nullable=True),
+        sa.CheckConstraint("min_choices >= 0 AND max_choices >= min_choices", name=op.f("ck_poll_choices_range")),
+        sa.ForeignKeyConstraint(["area_id"], ["area.id"], name=op.f("fk_poll_area_id_area"), ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["user_account.id"], name=op.f("fk_poll_created_by_id_user_account"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(["topic_id"], ["topic.id"], name=op.f("fk_poll_topic_id_topic"), ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_poll")),
+    )
+    with op.batch_alter_table("poll", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_poll_area_id"), ["area_id"], unique=False)
+        batch_op.create_index("ix_poll_state_closes_at", ["state", "closes_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_poll_topic_id"), ["topic_id"], unique=False)
+
+    op.create_table(
         "topic_cosign",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("topic_id", sa.Integer(), nullable=False),
@@ -860,6 +940,39 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_comment_revision_comment_id"), ["comment_id"], unique=False)
 
     op.create_table(
+        "paper_batch",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("poll_id", sa.Integer(), nullable=False),
+        sa.Column("recorded_by_id", sa.Integer(), nullable=True),
+        sa.Column("confirmed_by_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "state",
+            sa.Enum("pending", "confirmed", "rejected", name="paperbatchstate", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("note", sa.String(length=500), nullable=True),
+        sa.Column("reject_reason", sa.String(length=500), nullable=True),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("confirmed_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["confirmed_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_paper_batch_confirmed_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(["poll_id"], ["poll.id"], name=op.f("fk_paper_batch_poll_id_poll"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_paper_batch_recorded_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_paper_batch")),
+    )
+    with op.batch_alter_table("paper_batch", schema=None) as batch_op:
+        batch_op.create_index("ix_paper_batch_poll_state", ["poll_id", "state"], unique=False)
+
+    op.create_table(
         "photo_variant",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("photo_id", sa.Integer(), nullable=False),
@@ -876,6 +989,61 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_photo_variant")),
         sa.UniqueConstraint("photo_id", "name", name=op.f("uq_photo_variant_photo_id_name")),
     )
+    op.create_table(
+        "poll_chain_entry",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("poll_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("receipt_hash", sa.String(length=64), nullable=False),
+        sa.Column("choices", sa.JSON(), nullable=False),
+        sa.Column("weight", sa.String(length=20), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["poll_id"], ["poll.id"], name=op.f("fk_poll_chain_entry_poll_id_poll"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_poll_chain_entry")),
+        sa.UniqueConstraint("poll_id", "receipt_hash", name=op.f("uq_poll_chain_entry_poll_id_receipt_hash")),
+        sa.UniqueConstraint("poll_id", "seq", name=op.f("uq_poll_chain_entry_poll_id_seq")),
+    )
+    op.create_table(
+        "poll_option",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("poll_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(length=120), nullable=False),
+        sa.Column("code", sa.String(length=16), nullable=True),
+        sa.ForeignKeyConstraint(["poll_id"], ["poll.id"], name=op.f("fk_poll_option_poll_id_poll"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_poll_option")),
+        sa.UniqueConstraint("poll_id", "position", name=op.f("uq_poll_option_poll_id_position")),
+    )
+    op.create_table(
+        "poll_voter",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("poll_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("household_id", sa.Integer(), nullable=True),
+        sa.Column("weight", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("voted_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("channel", sa.Enum("online", "paper", name="channel", native_enum=False, length=8), nullable=True),
+        sa.Column("reminded_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("user_id IS NOT NULL OR household_id IS NOT NULL", name=op.f("ck_poll_voter_someone")),
+        sa.ForeignKeyConstraint(
+            ["household_id"], ["household.id"], name=op.f("fk_poll_voter_household_id_household"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(["poll_id"], ["poll.id"], name=op.f("fk_poll_voter_poll_id_poll"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user_account.id"], name=op.f("fk_poll_voter_user_id_user_account"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_poll_voter")),
+        sa.UniqueConstraint("poll_id", "household_id", name=op.f("uq_poll_voter_poll_id_household_id")),
+        sa.UniqueConstraint("poll_id", "user_id", name=op.f("uq_poll_voter_poll_id_user_id")),
+    )
+    with op.batch_alter_table("poll_voter", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_poll_voter_household_id"), ["household_id"], unique=False)
+        batch_op.create_index("ix_poll_voter_pending", ["poll_id", "voted_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_poll_voter_user_id"), ["user_id"], unique=False)
+
     op.create_table(
         "resolution",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -971,6 +1139,44 @@ def upgrade() -> None:
     with op.batch_alter_table("agreed_action", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_agreed_action_unit_id"), ["unit_id"], unique=False)
 
+    op.create_table(
+        "ballot",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("poll_id", sa.Integer(), nullable=False),
+        sa.Column("choices", sa.JSON(), nullable=False),
+        sa.Column("weight", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("receipt_hash", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.Enum("online", "paper", name="channel", native_enum=False, length=8), nullable=True),
+        sa.Column("voter_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["poll_id"], ["poll.id"], name=op.f("fk_ballot_poll_id_poll"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["voter_id"], ["poll_voter.id"], name=op.f("fk_ballot_voter_id_poll_voter"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ballot")),
+        sa.UniqueConstraint("poll_id", "receipt_hash", name=op.f("uq_ballot_poll_id_receipt_hash")),
+        sa.UniqueConstraint("voter_id", name=op.f("uq_ballot_voter_id")),
+    )
+    with op.batch_alter_table("ballot", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ballot_poll_id"), ["poll_id"], unique=False)
+
+    op.create_table(
+        "paper_entry",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("batch_id", sa.Integer(), nullable=False),
+        sa.Column("voter_id", sa.Integer(), nullable=False),
+        sa.Column("choices", sa.JSON(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["paper_batch.id"], name=op.f("fk_paper_entry_batch_id_paper_batch"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["voter_id"], ["poll_voter.id"], name=op.f("fk_paper_entry_voter_id_poll_voter"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_paper_entry")),
+        sa.UniqueConstraint("batch_id", "voter_id", name=op.f("uq_paper_entry_batch_id_voter_id")),
+    )
+    with op.batch_alter_table("paper_entry", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_paper_entry_voter_id"), ["voter_id"], unique=False)
+
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "sqlite":  # search fallback full-text index, unmanaged by Alembic
         op.execute(
@@ -982,6 +1188,14 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE IF EXISTS search_fts")
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("paper_entry", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_paper_entry_voter_id"))
+
+    op.drop_table("paper_entry")
+    with op.batch_alter_table("ballot", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ballot_poll_id"))
+
+    op.drop_table("ballot")
     with op.batch_alter_table("agreed_action", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_agreed_action_unit_id"))
 
@@ -992,7 +1206,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_resolution_meeting_agenda_item_id"))
 
     op.drop_table("resolution")
+    with op.batch_alter_table("poll_voter", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_poll_voter_user_id"))
+        batch_op.drop_index("ix_poll_voter_pending")
+        batch_op.drop_index(batch_op.f("ix_poll_voter_household_id"))
+
+    op.drop_table("poll_voter")
+    op.drop_table("poll_option")
+    op.drop_table("poll_chain_entry")
     op.drop_table("photo_variant")
+    with op.batch_alter_table("paper_batch", schema=None) as batch_op:
+        batch_op.drop_index("ix_paper_batch_poll_state")
+
+    op.drop_table("paper_batch")
     with op.batch_alter_table("comment_revision", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_comment_revision_comment_id"))
 
@@ -1017,6 +1243,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_topic_cosign_user_id"))
 
     op.drop_table("topic_cosign")
+    with op.batch_alter_table("poll", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_poll_topic_id"))
+        batch_op.drop_index("ix_poll_state_closes_at")
+        batch_op.drop_index(batch_op.f("ix_poll_area_id"))
+
+    op.drop_table("poll")
     with op.batch_alter_table("photo", schema=None) as batch_op:
         batch_op.drop_index("ix_photo_topic")
         batch_op.drop_index("ix_photo_pending")

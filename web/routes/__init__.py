@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from web.api import comments as api_comments
 from web.api import meetings as api_meetings
 from web.api import openapi as api_openapi
+from web.api import polls as api_polls
 from web.api import topics as api_topics
 from web.routes import (
     account,
@@ -20,6 +21,8 @@ from web.routes import (
     meetings,
     notifications,
     pages,
+    poll_admin,
+    polls,
     resolutions,
     search,
     worker,
@@ -34,6 +37,7 @@ def all_routes() -> list[BaseRoute]:
     tables += [resolutions.routes]
     tables += [comments.routes]
     tables += [meetings.routes]
-    tables += [api_topics.routes, api_comments.routes, api_meetings.routes, api_openapi.routes]
+    tables += [polls.routes, poll_admin.routes]
+    tables += [api_topics.routes, api_comments.routes, api_meetings.routes, api_polls.routes, api_openapi.routes]
     flagged = bench.bench_routes() if bench.enabled() else []  # BENCH_CEILING=1 only: never in production
     return [route for table in tables for route in table.routes] + flagged

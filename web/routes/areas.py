@@ -23,6 +23,7 @@ from web.context import Ctx
 from web.forms import form_fields, int_or_none, invalid_form, redirect, upload
 from web.i18n import gettext as _
 from web.i18n import translate
+from web.routes.polls import area_polls
 from web.routing import RouteTable
 from web.templating import render
 
@@ -77,6 +78,7 @@ async def area_page(request: Request, ctx: Ctx) -> Response:
         "topic_groups": await topic_queries.area_topics(ctx.db, area),
         "upcoming_meetings": await meeting_queries.upcoming_for_area(ctx.db, area),
         "recent_resolutions": await resolutions.recent_in(ctx.db, area),
+        "area_polls": await area_polls(ctx, area),
     })
 
 

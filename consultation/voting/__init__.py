@@ -1,0 +1,1 @@
+"""Resident voting: polls, eligibility rolls, ballots, rules, tallies and published ballot chains."""

@@ -1,0 +1,181 @@
+"""Casting, changing and finding one's ballot, and the receipt code.
+
+Exactly once: the roll entry is claimed by one conditional ``UPDATE poll_voter SET voted_at = … WHERE
+voted_at IS NULL RETURNING id``; only the request that claimed it writes a ballot (and the receipt hash
+is unique per poll as a second guard). On PostgreSQL a concurrent request for the same entry waits on
+the row lock, then finds it claimed. The poll row is read ``FOR SHARE`` so that closing (which updates
+it) waits for ballots being cast, and ballots cast after the close see it closed.
+
+The receipt code is ``HMAC(receipt_key, "poll:{poll}:voter:{roll entry}")``: the voter can be shown it
+again (it is recomputed), the database stores only its SHA-256, and without the key nobody can link a
+roll entry to its ballot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from consultation import audit
+from consultation.accounts.models import User
+from consultation.db import utcnow
+from consultation.errors import N_, Conflict, Forbidden, Message, ValidationFailed, msg
+from consultation.policy import Actor
+from consultation.voting import policy, tally
+from consultation.voting.models import Ballot, Channel, Eligibility, Poll, PollOption, PollState, PollVoter
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+_CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
+CODE_CHARS = 12
+GROUP = 4
+
+ALREADY_VOTED = N_("You have already voted in this poll.")
+VOTED_ON_PAPER = N_("Your paper ballot has been recorded, so you cannot vote online.")
+NOT_ON_ROLL = N_("You are not on the roll of eligible voters for this poll.")
+
+
+@dataclass(frozen=True)
+class CastResult:
+    receipt: str  # the code to show the voter, e.g. "K7Q2-9XMD-4RTA"
+    changed: bool  # True when an earlier ballot was replaced
+
+
+# --- receipts --------------------------------------------------------------------------------------
+
+def receipt_code(receipt_key: bytes, poll_id: int, voter_id: int) -> str:
+    """The receipt of roll entry ``voter_id``: 12 base32 characters in groups of four."""
+    digest = hmac.new(receipt_key, f"poll:{poll_id}:voter:{voter_id}".encode(), hashlib.sha256).digest()
+    number = int.from_bytes(digest[:8], "big") >> (64 - 5 * CODE_CHARS)
+    chars = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(CODE_CHARS)))
+    return "-".join(chars[i:i + GROUP] for i in range(0, CODE_CHARS, GROUP))
+
+
+def normalise_code(text: str) -> str | None:
+    """A typed receipt code in its canonical form (case, spaces, dashes and look-alike letters
+    forgiven), or None when it cannot be one."""
+    chars = "".join(c for c in text.upper() if c.isalnum()).translate(_CONFUSABLE)
+    if len(chars) != CODE_CHARS or any(c not in ALPHABET for c in chars):
+        return None
+    return "-".join(chars[i:i + GROUP] for i in range(0, CODE_CHARS, GROUP))
+
+
+def receipt_hash(code: str) -> str:
+    """What the database stores and the chain publishes: SHA-256 (hex) of the canonical code."""
+    return hashlib.sha256(code.encode("ascii")).hexdigest()
+
+
+# --- the roll entry of a person --------------------------------------------------------------------
+
+async def roll_entry(session: AsyncSession, actor: Actor, poll: Poll) -> PollVoter | None:
+    """The actor's entry on the frozen roll (for household polls: their household's, if they are a
+    verified resident bound to it), or None."""
+    if actor.user_id is None or poll.state is PollState.draft:
+        return None
+    if not poll.by_household:
+        return await session.scalar(select(PollVoter).where(PollVoter.poll_id == poll.id,
+                                                            PollVoter.user_id == actor.user_id))
+    user = await session.get(User, actor.user_id)
+    if user is None or user.household_id is None or user.verified_at is None or user.deleted_at is not None:
+        return None
+    return await session.scalar(select(PollVoter).where(PollVoter.poll_id == poll.id,
+                                                        PollVoter.household_id == user.household_id))
+
+
+async def not_on_roll_reason(session: AsyncSession, actor: Actor, poll: Poll) -> Message:
+    """Why someone is not on the roll, in words they can act on."""
+    user = await session.get(User, actor.user_id) if actor.user_id is not None else None
+    if poll.eligibility is Eligibility.verified_residents and (user is None or user.verified_at is None):
+        return msg(N_("Only verified residents can vote in this poll. A community worker verifies you in "
+                      "person or from the household register."))
+    if poll.by_household and (user is None or user.household_id is None or user.verified_at is None):
+        return msg(N_("This poll takes one ballot per household, cast by a verified resident bound to it."))
+    if poll.eligibility is Eligibility.owners:
+        return msg(N_("Your household is not on this owners' roll (it lies outside the area or has no "
+                      "recorded floor area)."))
+    return msg(NOT_ON_ROLL)
+
+
+# --- casting ---------------------------------------------------------------------------------------
+
+async def cast_ballot(session: AsyncSession, actor: Actor, poll: Poll, choices: Sequence[int], *,
+                      receipt_key: bytes, now: datetime | None = None) -> CastResult:
+    """Cast (or, where the poll allows it, change) the actor's ballot.
+
+    Refuses, changing nothing: before opening / after closing / cancelled (InvalidState), not signed
+    in or not on the roll (Forbidden), invalid choices — forged option, too many, too few, repeated
+    (ValidationFailed under ``choices``), a second ballot (Conflict)."""
+    now = now or utcnow()
+    await _lock_poll(session, poll)
+    if (problem := policy.vote_problem(actor, poll, now)) is not None:
+        raise policy.refusal(problem)
+    voter = await roll_entry(session, actor, poll)
+    if voter is None:
+        raise Forbidden(await not_on_roll_reason(session, actor, poll))
+    chosen = [int(c) for c in choices]
+    option_ids = list((await session.scalars(
+        select(PollOption.id).where(PollOption.poll_id == poll.id).order_by(PollOption.position))).all())
+    if (problem := tally.validate_choices(poll.kind.value, option_ids, chosen, poll.min_choices,
+                                          poll.max_choices)) is not None:
+        raise ValidationFailed({"choices": problem})
+    code = receipt_code(receipt_key, poll.id, voter.id)
+    digest = receipt_hash(code)
+    claimed = await session.scalar(
+        update(PollVoter).where(PollVoter.id == voter.id, PollVoter.voted_at.is_(None))
+        .values(voted_at=now, channel=Channel.online).returning(PollVoter.id)
+        .execution_options(synchronize_session=False))
+    if claimed is not None:
+        session.add(Ballot(poll_id=poll.id, choices=chosen, weight=voter.weight, receipt_hash=digest,
+                           channel=None if poll.secret else Channel.online,
+                           voter_id=None if poll.secret else voter.id))
+        await session.flush()
+        set_committed_value(voter, "voted_at", now)
+        set_committed_value(voter, "channel", Channel.online)
+        await audit.record(session, "poll.voted", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip,
+                           after={"channel": Channel.online.value})
+        return CastResult(code, changed=False)
+    return await _change(session, actor, poll, voter, chosen, code, digest)
+
+
+async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVoter, chosen: list[int], code: str,
+                  digest: str) -> CastResult:
+    channel = await session.scalar(select(PollVoter.channel).where(PollVoter.id == voter.id).with_for_update())
+    if channel is Channel.paper:
+        raise Conflict(msg(VOTED_ON_PAPER))
+    if not poll.allow_change:
+        raise Conflict(msg(ALREADY_VOTED))
+    result = await session.execute(
+        update(Ballot).where(Ballot.poll_id == poll.id, Ballot.receipt_hash == digest).values(choices=chosen)
+        .execution_options(synchronize_session=False))
+    if getattr(result, "rowcount", 0) != 1:
+        raise Conflict(msg(ALREADY_VOTED))
+    await audit.record(session, "poll.vote_changed", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip)
+    return CastResult(code, changed=True)
+
+
+async def _lock_poll(session: AsyncSession, poll: Poll) -> None:
+    """Re-read the poll's state and times ``FOR SHARE`` (PostgreSQL): closing waits for this ballot."""
+    row = (await session.execute(
+        select(Poll.state, Poll.opens_at, Poll.closes_at).where(Poll.id == poll.id).with_for_update(read=True)
+    )).one()
+    for key, value in row._mapping.items():
+        set_committed_value(poll, key, value)
+
+
+# --- finding one's receipt again -------------------------------------------------------------------
+
+async def receipt_for(session: AsyncSession, actor: Actor, poll: Poll, *, receipt_key: bytes) -> str | None:
+    """The actor's receipt code, if their roll entry has a ballot (online or confirmed paper)."""
+    voter = await roll_entry(session, actor, poll)
+    if voter is None or voter.voted_at is None:
+        return None
+    code = receipt_code(receipt_key, poll.id, voter.id)
+    stored = await session.scalar(select(Ballot.id).where(Ballot.poll_id == poll.id,
+                                                          Ballot.receipt_hash == receipt_hash(code)))
+    return code if stored is not None else None

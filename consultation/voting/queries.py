@@ -1,0 +1,267 @@
+"""Reads for polls: the access functions, listings, a person's standing on the roll, results, the
+published ballot chain, receipts and the workers' roll search for paper ballots.
+
+Polls are public once open (drafts are the managers'); the roll with names is for the managers only
+(``roll_for_paper`` — the route must ``require(actor, "voting.manage", poll)``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from consultation.accounts.models import User
+from consultation.areas.models import Area, Household
+from consultation.errors import NotFound, msg
+from consultation.policy import Actor, can
+from consultation.voting import ballots, policy, services, tally
+from consultation.voting import chain as chain_module
+from consultation.voting.models import (
+    Ballot,
+    Channel,
+    PaperBatch,
+    PaperBatchState,
+    PaperEntry,
+    Poll,
+    PollChainEntry,
+    PollOption,
+    PollState,
+    PollVoter,
+)
+
+LIST_LIMIT = 50
+ROLL_SEARCH_LIMIT = 50
+
+
+# --- access ----------------------------------------------------------------------------------------
+
+async def get_poll(session: AsyncSession, poll_id: int) -> Poll:
+    """The poll with its area and options; NotFound if there is none (no permission check)."""
+    poll = await session.scalar(select(Poll).where(Poll.id == poll_id)
+                                .options(selectinload(Poll.area), selectinload(Poll.options)))
+    if poll is None:
+        raise NotFound()
+    return poll
+
+
+async def visible_poll(session: AsyncSession, actor: Actor, poll_id: int) -> Poll:
+    """``get_poll`` for someone: a draft they may not manage looks missing."""
+    poll = await get_poll(session, poll_id)
+    if not can(actor, "voting.view", poll):
+        raise NotFound()
+    return poll
+
+
+async def get_paper_batch(session: AsyncSession, poll: Poll, batch_id: int) -> PaperBatch:
+    """A batch of ``poll`` with its entries (``batch.poll`` is ``poll``); another poll's batch looks missing."""
+    batch = await session.scalar(select(PaperBatch).where(PaperBatch.id == batch_id, PaperBatch.poll_id == poll.id)
+                                 .options(selectinload(PaperBatch.entries)))
+    if batch is None:
+        raise NotFound()
+    set_committed_value(batch, "poll", poll)
+    return batch
+
+
+# --- listings --------------------------------------------------------------------------------------
+
+def _state_order() -> Any:
+    return case((Poll.state == PollState.open, 0), (Poll.state == PollState.draft, 1),
+                (Poll.state == PollState.closed, 2), else_=3)
+
+
+async def polls_in_area(session: AsyncSession, area: Area, actor: Actor | None = None, *,
+                        states: frozenset[PollState] | None = None, limit: int = LIST_LIMIT) -> list[Poll]:
+    """Polls of ``area`` and the areas below it: open first, then drafts (only for people who manage
+    ``area``), closed, cancelled; newest closing time first within each."""
+    query = (select(Poll).join(Area, Area.id == Poll.area_id).where(Area.path.startswith(area.path))
+             .options(selectinload(Poll.area)))
+    if actor is None or not can(actor, "voting.manage", area):
+        query = query.where(Poll.state != PollState.draft)
+    if states is not None:
+        query = query.where(Poll.state.in_(states))
+    query = query.order_by(_state_order(), Poll.closes_at.desc(), Poll.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def polls_for_topic(session: AsyncSession, topic_id: int, actor: Actor | None = None) -> list[Poll]:
+    query = select(Poll).where(Poll.topic_id == topic_id).options(selectinload(Poll.area)).order_by(Poll.id)
+    polls = list((await session.scalars(query)).all())
+    return [p for p in polls
+            if p.state is not PollState.draft or (actor is not None and can(actor, "voting.manage", p))]
+
+
+@dataclass(frozen=True)
+class MyPoll:
+    poll: Poll
+    voted_at: datetime | None
+    channel: Channel | None
+
+
+async def my_polls(session: AsyncSession, actor: Actor, *, limit: int = LIST_LIMIT) -> list[MyPoll]:
+    """Open and closed polls whose roll has the actor (or, for household polls, their household)."""
+    if actor.user_id is None:
+        return []
+    user = await session.get(User, actor.user_id)
+    mine = PollVoter.user_id == actor.user_id
+    if user is not None and user.household_id is not None and user.verified_at is not None:
+        mine = or_(mine, PollVoter.household_id == user.household_id)
+    rows = (await session.execute(
+        select(Poll, PollVoter.voted_at, PollVoter.channel).join(PollVoter, PollVoter.poll_id == Poll.id)
+        .where(mine, Poll.state.in_((PollState.open, PollState.closed))).options(selectinload(Poll.area))
+        .order_by(_state_order(), Poll.closes_at.desc()).limit(limit))).all()
+    return [MyPoll(poll, voted_at, channel) for poll, voted_at, channel in rows]
+
+
+# --- one person's standing -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VoterStatus:
+    on_roll: bool
+    voted_at: datetime | None
+    channel: Channel | None
+    receipt: str | None  # recomputed; only once voted
+    may_vote: bool  # may cast now (or change, where the poll allows it)
+    problem: Any  # a consultation.errors.Message saying why not, or None
+
+
+async def voter_status(session: AsyncSession, actor: Actor, poll: Poll, *, receipt_key: bytes) -> VoterStatus:
+    """What the poll page shows the visitor: on the roll? voted? their receipt; may they vote now?"""
+    entry = await ballots.roll_entry(session, actor, poll)
+    problem = policy.vote_problem(actor, poll)
+    if entry is None:
+        if problem is None and actor.authenticated:
+            problem = await ballots.not_on_roll_reason(session, actor, poll)
+        return VoterStatus(False, None, None, None, False, problem)
+    receipt = await ballots.receipt_for(session, actor, poll, receipt_key=receipt_key)
+    if problem is None and entry.voted_at is not None:
+        if entry.channel is Channel.paper:
+            problem = msg(ballots.VOTED_ON_PAPER)
+        elif not poll.allow_change:
+            problem = msg(ballots.ALREADY_VOTED)
+    return VoterStatus(True, entry.voted_at, entry.channel, receipt, problem is None, problem)
+
+
+# --- counts and results ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Turnout:
+    eligible: int
+    voted: int
+    offline: int
+    pending_paper: int  # entries in batches waiting for confirmation
+
+
+async def turnout(session: AsyncSession, poll: Poll) -> Turnout:
+    """How many on the roll have voted (shown while open, whatever the result visibility)."""
+    voted, offline = (await session.execute(
+        select(func.count(PollVoter.voted_at), func.count(case((PollVoter.channel == Channel.paper, 1))))
+        .where(PollVoter.poll_id == poll.id))).one()
+    pending = await session.scalar(
+        select(func.count(PaperEntry.id)).join(PaperBatch, PaperBatch.id == PaperEntry.batch_id)
+        .where(PaperBatch.poll_id == poll.id, PaperBatch.state == PaperBatchState.pending))
+    return Turnout(poll.eligible_count or 0, int(voted), int(offline), int(pending or 0))
+
+
+def results(poll: Poll) -> dict[str, Any] | None:
+    """The stored result (see ``services.compute_result`` for its keys) once the poll is closed."""
+    return poll.result if poll.state is PollState.closed else None
+
+
+async def interim_results(session: AsyncSession, actor: Actor, poll: Poll) -> dict[str, Any] | None:
+    """The stored result after close; while open, a live count only if the poll does not hide its
+    results; None otherwise."""
+    if not can(actor, "voting.see_results", poll):
+        return None
+    if poll.state is PollState.closed:
+        return poll.result
+    options = list((await session.scalars(
+        select(PollOption).where(PollOption.poll_id == poll.id).order_by(PollOption.position))).all())
+    rows = (await session.execute(select(Ballot.choices, Ballot.weight).where(Ballot.poll_id == poll.id))).all()
+    counted = [tally.CountedBallot(tuple(choices), Fraction(Decimal(weight))) for choices, weight in rows]
+    now = await turnout(session, poll)
+    return services.compute_result(poll, options, counted, offline=now.offline)
+
+
+async def chain_entries(session: AsyncSession, poll: Poll) -> list[PollChainEntry]:
+    """The published ballot list (after close), in its order."""
+    if poll.state is not PollState.closed:
+        return []
+    return list((await session.scalars(
+        select(PollChainEntry).where(PollChainEntry.poll_id == poll.id).order_by(PollChainEntry.seq))).all())
+
+
+# The design note's name.
+chain = chain_entries
+
+
+def as_chain(rows: list[PollChainEntry]) -> list[chain_module.ChainEntry]:
+    """The stored entries as ``chain.ChainEntry`` values, for ``chain.verify_chain`` / ``chain.recount``."""
+    return [chain_module.ChainEntry(r.seq, r.receipt_hash, tuple(r.choices), r.weight, r.prev_hash, r.hash)
+            for r in rows]
+
+
+async def find_receipt(session: AsyncSession, poll: Poll, code: str) -> PollChainEntry | None:
+    """The published entry of a receipt code (after close); None for a malformed or unknown code."""
+    canonical = ballots.normalise_code(code)
+    if canonical is None or poll.state is not PollState.closed:
+        return None
+    return await session.scalar(select(PollChainEntry).where(
+        PollChainEntry.poll_id == poll.id, PollChainEntry.receipt_hash == ballots.receipt_hash(canonical)))
+
+
+# --- the roll, for workers ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RollRow:
+    voter_id: int
+    name: str | None  # the person (person polls) or the household's verified residents
+    address: str | None  # the household's address
+    weight: Decimal
+    voted_at: datetime | None
+    channel: Channel | None
+    pending: bool  # in a paper batch waiting for confirmation
+
+
+async def roll_for_paper(session: AsyncSession, poll: Poll, text: str = "", *,
+                         limit: int = ROLL_SEARCH_LIMIT) -> list[RollRow]:
+    """Roll entries matching ``text`` (name, phone or address), for recording paper ballots. Staff
+    only: the route requires ``voting.manage``; names are full here."""
+    text = text.strip()
+    pending = (select(PaperEntry.voter_id).join(PaperBatch, PaperBatch.id == PaperEntry.batch_id)
+               .where(PaperBatch.poll_id == poll.id, PaperBatch.state == PaperBatchState.pending))
+    member = User.household_id == PollVoter.household_id if poll.by_household else User.id == PollVoter.user_id
+    household_of = PollVoter.household_id if poll.by_household else User.household_id
+    query = (select(PollVoter, User.display_name, Household.address)
+             .outerjoin(User, member & User.deleted_at.is_(None))
+             .outerjoin(Household, Household.id == household_of)
+             .where(PollVoter.poll_id == poll.id))
+    if text:
+        like = f"%{text.replace('%', '').replace('_', '')}%"
+        query = query.where(or_(User.display_name.like(like), User.phone.like(like), Household.address.like(like)))
+    rows = (await session.execute(query.order_by(Household.address, PollVoter.id).limit(limit * 4))).all()
+    busy = set((await session.scalars(pending)).all())
+    grouped: dict[int, tuple[PollVoter, list[str], str | None]] = {}
+    for voter, name, address in rows:
+        _, names, _ = grouped.setdefault(voter.id, (voter, [], address))
+        if name and name not in names:
+            names.append(name)
+    return [RollRow(v.id, "、".join(names) or None, address, v.weight, v.voted_at, v.channel, v.id in busy)
+            for v, names, address in list(grouped.values())[:limit]]
+
+
+async def paper_batches(session: AsyncSession, poll: Poll) -> list[PaperBatch]:
+    """The poll's paper batches with their entries, pending first then newest."""
+    pending_first = case((PaperBatch.state == PaperBatchState.pending, 0), else_=1)
+    batches = list((await session.scalars(
+        select(PaperBatch).where(PaperBatch.poll_id == poll.id).options(selectinload(PaperBatch.entries))
+        .order_by(pending_first, PaperBatch.id.desc()))).all())
+    for batch in batches:
+        set_committed_value(batch, "poll", poll)
+    return batches
