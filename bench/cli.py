@@ -19,7 +19,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import bench.drills  # noqa: F401 - registers the drills
+import bench.drills
+import bench.votes  # noqa: F401 - registers the vote storm and its kill drill
 from bench import database, machine, report, seed
 from bench.scales import SCALES
 from bench.scenarios import REGISTRY, RunContext, ScenarioResult
@@ -122,7 +123,8 @@ def run(args: argparse.Namespace, url: Any, chosen: list[str]) -> int:
         say(f"creating database {url.database}")
         asyncio.run(database.create(url))
         created = True
-        env = {**os.environ, "YISHITING_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48),
+        secret_key = secrets.token_urlsafe(48)
+        env = {**os.environ, "YISHITING_ENV": "production", "SECRET_KEY": secret_key,
                "DATABASE_URL": database.render(url), "SMTP_URL": "smtp://127.0.0.1:9",  # never used: no mail sent
                "MEILI_INDEX_PREFIX": f"bench{secrets.token_hex(3)}_", "LOG_LEVEL": "WARNING",
                "BENCH_CEILING": "1"}
@@ -147,7 +149,9 @@ def run(args: argparse.Namespace, url: Any, chosen: list[str]) -> int:
                          database_url=database.render(url.set(drivername="postgresql")),
                          anonymous_headers=_anonymous_headers(server.url),
                          extra={"meili": meili, "server": server, "worker": worker,
-                                "force_pg_restart": args.force_pg_restart})
+                                "force_pg_restart": args.force_pg_restart, "warmup": args.warmup,
+                                # the vote storm signs session cookies and recomputes receipts with the server's key
+                                "secret_key": secret_key, "voters": scale.voters})
         results, failed = _run_scenarios(ctx, chosen, args.warmup)
         _repeat_ceilings(ctx, results, args.warmup)
         processes = [{"role": "gunicorn master", "pid": server.process.pid if server.process else None,
@@ -221,7 +225,7 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
         assert scenario.runner is not None
         say(f"{name}: {scenario.description}")
         try:
-            if scenario.kind in ("ceiling", "load") and warmup > 0:
+            if scenario.kind in ("ceiling", "load") and scenario.warm and warmup > 0:
                 _warm(ctx, name, warmup)
             result = scenario.runner(ctx)
         except Exception as exc:  # one broken scenario must not lose the others' figures

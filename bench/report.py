@@ -76,6 +76,12 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {result['name']} | {_fmt(load['rps'])} | {_fmt(load['p50_ms'], 2)} | {_fmt(load['p90_ms'], 2)} | "
             f"{_fmt(load['p99_ms'], 2)} | {_errors(load)} | {_pct(load.get('ratio_to_ceiling_plain'))} | "
             f"{_pct(load.get('ratio_to_ceiling_minimal'))} | {'; '.join(_notes(result))} |")
+    checked = [r for r in report["results"] if r["kind"] in ("ceiling", "load") and r.get("verdict")]
+    if checked:  # load scenarios that also check correctness (the vote storm's exactly-once check)
+        lines += ["", "## Load scenarios with a check", ""]
+        for result in checked:
+            figures = ", ".join(f"{k} {_fmt(v)}" for k, v in result["figures"].items())
+            lines.append(f"- **{result['name']}: {result['verdict']}** — {figures}")
     probes = [r for r in report["results"] if r["kind"] == "probe"]
     if probes:
         lines += ["", "## Probes", ""]

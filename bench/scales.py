@@ -16,6 +16,7 @@ class Scale:
     topics: int
     comments: int
     comments_on_hot_topic: int  # the topic page scenario reads a topic with this many comments
+    voters: int = 0  # the vote storm: verified residents of one community on an open poll's roll
 
     @property
     def communities(self) -> int:
@@ -23,16 +24,17 @@ class Scale:
 
     def describe(self) -> dict[str, int]:
         return {"communities": self.communities, "residents": self.residents, "topics": self.topics,
-                "comments": self.comments, "comments_on_hot_topic": self.comments_on_hot_topic}
+                "comments": self.comments, "comments_on_hot_topic": self.comments_on_hot_topic,
+                "voters": self.voters}
 
 
 SCALES = {
     # 2 × 2 × 5 = 20 communities
     "small": Scale("small", districts=2, streets_per_district=2, communities_per_street=5,
                    compounds_per_community=2, residents=2_000, topics=400, comments=10_000,
-                   comments_on_hot_topic=200),
+                   comments_on_hot_topic=200, voters=2_000),
     # 10 × 10 × 10 = 1,000 communities
     "city": Scale("city", districts=10, streets_per_district=10, communities_per_street=10,
                   compounds_per_community=3, residents=200_000, topics=20_000, comments=1_000_000,
-                  comments_on_hot_topic=200),
+                  comments_on_hot_topic=200, voters=20_000),
 }

@@ -41,19 +41,23 @@ function response(status, hdrs, body)
   if status < 200 or status > 299 then non2xx = non2xx + 1 end
 end
 
+%(done)s"""
+
+
+DONE_HOOK = r"""
 function done(summary, latency, requests)
   local bad = 0
   for _, t in ipairs(threads) do bad = bad + (t:get("non2xx") or 0) end
   local e = summary.errors
   local function p(q) return math.floor(latency:percentile(q)) end
   io.write(string.format(
-    '%(marker)s{"requests":%%d,"duration_us":%%d,"bytes":%%d,' ..
-    '"errors":{"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d},"non2xx":%%d,' ..
-    '"latency_us":{"min":%%d,"mean":%%.1f,"max":%%d,"stdev":%%.1f,"p50":%%d,"p90":%%d,"p99":%%d,"p999":%%d}}\n',
+    '@MARKER@{"requests":%d,"duration_us":%d,"bytes":%d,' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},"non2xx":%d,' ..
+    '"latency_us":{"min":%d,"mean":%.1f,"max":%d,"stdev":%.1f,"p50":%d,"p90":%d,"p99":%d,"p999":%d}}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout, bad,
     latency.min, latency.mean, latency.max, latency.stdev, p(50), p(90), p(99), p(99.9)))
 end
-"""
+""".replace("@MARKER@", MARKER)
 
 
 def wrk_problem() -> str | None:
@@ -70,7 +74,7 @@ def lua_script(paths: list[str], headers: dict[str, str]) -> str:
     return LUA % {
         "paths": ", ".join(_lua_string(p) for p in paths),
         "headers": ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()),
-        "marker": MARKER,
+        "done": DONE_HOOK,
     }
 
 
@@ -154,15 +158,47 @@ def parse_text(stdout: str) -> LoadResult:
     return result
 
 
+def wrk_command(base_url: str, script: Path, *, duration: float, concurrency: int, timeout_s: int = 10,
+                script_args: list[str] | None = None) -> list[str]:
+    command = ["wrk", f"-t{wrk_threads(concurrency)}", f"-c{concurrency}", f"-d{max(1, round(duration))}s",
+               f"--timeout={timeout_s}s", "--latency", "-s", str(script), base_url]
+    return command + (["--", *script_args] if script_args else [])
+
+
+def wrk_threads(concurrency: int) -> int:
+    return max(1, min(2, concurrency))
+
+
 def run_wrk(base_url: str, paths: list[str], *, duration: float, concurrency: int, work_dir: Path, name: str,
             headers: dict[str, str] | None = None, timeout_s: int = 10) -> LoadResult:
+    return run_script(base_url, lua_script(paths, headers or {}), duration=duration, concurrency=concurrency,
+                      work_dir=work_dir, name=name, timeout_s=timeout_s)
+
+
+def run_script(base_url: str, script_text: str, *, duration: float, concurrency: int, work_dir: Path, name: str,
+               timeout_s: int = 10, script_args: list[str] | None = None) -> LoadResult:
+    """Run wrk with a generated script (written to ``<work_dir>/<name>.lua``) and read its result."""
+    return finish(start(base_url, script_text, duration=duration, concurrency=concurrency, work_dir=work_dir,
+                        name=name, timeout_s=timeout_s, script_args=script_args), work_dir, name, duration)
+
+
+def start(base_url: str, script_text: str, *, duration: float, concurrency: int, work_dir: Path, name: str,
+          timeout_s: int = 10, script_args: list[str] | None = None) -> subprocess.Popen[str]:
+    """wrk in the background (a drill acts on the server meanwhile); ``finish`` waits and reads it."""
     script = work_dir / f"{name}.lua"
-    script.write_text(lua_script(paths, headers or {}), encoding="utf-8")
-    threads = max(1, min(2, concurrency))
-    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(duration))}s", f"--timeout={timeout_s}s",
-               "--latency", "-s", str(script), base_url]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120, check=False)  # noqa: S603
-    (work_dir / f"{name}.wrk.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
-    if done.returncode != 0:
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout[-500:]}")
-    return parse_output(done.stdout)
+    script.write_text(script_text, encoding="utf-8")
+    command = wrk_command(base_url, script, duration=duration, concurrency=concurrency, timeout_s=timeout_s,
+                          script_args=script_args)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
+
+
+def finish(process: subprocess.Popen[str], work_dir: Path, name: str, duration: float) -> LoadResult:
+    try:
+        stdout, stderr = process.communicate(timeout=duration + 120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+    (work_dir / f"{name}.wrk.txt").write_text(stdout + stderr, encoding="utf-8")
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed ({process.returncode}): {stderr.strip() or stdout[-500:]}")
+    return parse_output(stdout)
