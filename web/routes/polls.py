@@ -35,8 +35,8 @@ from web import exports
 from web.auth import require_user
 from web.context import Ctx
 from web.forms import redirect
+from web.i18n import current_locale, translate
 from web.i18n import gettext as _
-from web.i18n import translate
 from web.ratelimit import limit
 from web.routing import RouteTable
 from web.templating import render
@@ -121,19 +121,24 @@ def fraction_text(num: int | None, den: int | None) -> str:
     return rules.as_fraction(Fraction(num, den)) if num is not None and den else "?"
 
 
+def sentences(*parts: str) -> str:
+    """Join translated sentences: Chinese runs them together, English puts a space between."""
+    return ("" if current_locale.get().startswith("zh") else " ").join(part.strip() for part in parts if part)
+
+
 def explain(poll: Poll) -> Explained:
     """Who may vote, how it is decided, how to fill in the ballot and who sees what, in plain words."""
     rule = _(RULE_TEXT[poll.rule], quorum=fraction_text(poll.quorum_num, poll.quorum_den),
              threshold=fraction_text(poll.threshold_num, poll.threshold_den))
     if poll.kind is not PollKind.yes_no:
-        rule = f"{rule} {_(LEADING_OPTION)}"
+        rule = sentences(rule, _(LEADING_OPTION))
     if poll.kind is PollKind.multiple:
         ballot = _(MULTIPLE_TEXT, low=poll.min_choices, high=poll.max_choices)
     else:
         ballot = _(BALLOT_TEXT[poll.kind])
     secrecy = _(SIGNED_TEXT if poll.eligibility is Eligibility.owners else SECRET_TEXT if poll.secret else OPEN_TEXT)
-    secrecy = " ".join([secrecy, _(HIDDEN_TEXT if poll.results_hidden_until_close else SHOWN_TEXT),
-                        _(CHANGE_TEXT if poll.allow_change else NO_CHANGE_TEXT)])
+    secrecy = sentences(secrecy, _(HIDDEN_TEXT if poll.results_hidden_until_close else SHOWN_TEXT),
+                        _(CHANGE_TEXT if poll.allow_change else NO_CHANGE_TEXT))
     return Explained(_(ELIGIBILITY_TEXT[poll.eligibility], area=poll.area.name), rule, ballot, secrecy)
 
 
