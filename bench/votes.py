@@ -30,7 +30,7 @@ import secrets
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -255,10 +255,12 @@ class ExactlyOnce:
 
 
 def check_exactly_once(log: ClientLog, receipts: dict[str, int], stored_hashes: list[str],
-                       roll_marked: set[int]) -> ExactlyOnce:
+                       roll_marked: set[int], *, hash_of: Callable[[str], str] = receipt_hash) -> ExactlyOnce:
     """``receipts``: receipt code → voter index (every voter on the roll); ``stored_hashes``: the
-    ``receipt_hash`` of every ballot row of the poll; ``roll_marked``: voter indices whose roll entry has
-    ``voted_at``.
+    ``receipt_hash`` column of every ballot row of the (open) poll; ``roll_marked``: voter indices whose
+    roll entry has ``voted_at``. ``hash_of``: what that column holds for a code — the SHA-256 for open
+    polls, the keyed lookup value (``consultation.voting.seal.lookup``) for secret polls, whose rows
+    are sealed while open (and deleted at close, so the check runs before closing).
 
     Holds when: every acknowledged ballot is stored; no voter was acknowledged twice; no receipt is
     stored twice; ballots and roll marks are the same voters; nothing is stored for a voter never sent;
@@ -269,7 +271,7 @@ def check_exactly_once(log: ClientLog, receipts: dict[str, int], stored_hashes: 
     out.statuses = {str(k): v for k, v in sorted(Counter(status for status, _, _ in log.answers).items())}
     if log.fillers:
         out.statuses["filler_reads_sent"] = log.fillers  # their answers are among the 200s above
-    by_hash = {receipt_hash(code): voter for code, voter in receipts.items()}
+    by_hash = {hash_of(code): voter for code, voter in receipts.items()}
     acks = Counter[int]()
     for status, receipt, _ in log.answers:
         if 200 <= status <= 299 and receipt is not None:
@@ -396,6 +398,7 @@ class OpenPoll:
     options: dict[str, int]  # yes / no / abstain → option id
     roll: dict[int, int]  # voter index → roll entry (poll_voter.id)
     receipts: dict[str, int]  # receipt code → voter index
+    key: bytes = b""  # the receipt key (secret polls store seal.lookup(key, poll, code) in receipt_hash)
 
 
 def _sqlalchemy_url(database_url: str) -> str:
@@ -446,7 +449,7 @@ async def open_poll(database_url: str, pool: VoterPool, secret_key: str, title: 
     roll = {index_of_user[user]: entry for user, entry in entry_of_user.items()}
     key = secret_key.encode("utf-8")  # web.routes.polls.receipt_key
     receipts = {receipt_code(key, poll_id, entry): index for index, entry in roll.items()}
-    return OpenPoll(poll_id, options, roll, receipts)
+    return OpenPoll(poll_id, options, roll, receipts, key)
 
 
 def choice_of(index: int, options: dict[str, int]) -> int:
@@ -546,7 +549,10 @@ def _prepare(ctx: RunContext, name: str, title: str, *, cycle: bool = False) -> 
 def _check(ctx: RunContext, prepared: Prepared) -> tuple[ExactlyOnce, dict[str, Any]]:
     log = read_logs(ctx.work_dir.glob(f"{prepared.log_prefix.name}.*.log"))
     stored = asyncio.run(read_stored(ctx.database_url, prepared.poll))
-    result = check_exactly_once(log, prepared.poll.receipts, stored.hashes, stored.marked)
+    from consultation.voting.seal import lookup
+    poll_id, key = prepared.poll.poll_id, prepared.poll.key
+    result = check_exactly_once(log, prepared.poll.receipts, stored.hashes, stored.marked,
+                                hash_of=lambda code: lookup(key, poll_id, code))  # the storm's poll is secret
     rates: dict[str, Any] = throughput(log)
     server_span = (stored.last - stored.first).total_seconds() if stored.first and stored.last else None
     rates["server_ballots_per_s"] = (round(result.stored_ballots / server_span, 1)

@@ -82,7 +82,7 @@ def create_app(
 
 async def _run_worker(services: Services) -> None:
     """The embedded default: one in-process loop, woken after each commit and polling every second."""
-    periodic = Periodic(services.worker.sessionmaker)
+    periodic = Periodic(services.worker.sessionmaker, receipt_key=services.settings.secret_key.encode("utf-8"))
     while True:
         await periodic.maybe_run()
         try:

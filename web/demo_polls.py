@@ -63,7 +63,7 @@ async def load_polls(session: AsyncSession, cast: Cast, receipt_key: bytes, pass
     evenings, weekends, _ = (option.id for option in room.options)
     for resident, choice in ((r1, weekends), (r2, weekends), (r3, evenings)):
         await ballots.cast_ballot(session, resident, room, [choice], receipt_key=receipt_key)
-    await services.close_poll(session, worker, room)
+    await services.close_poll(session, worker, room, receipt_key=receipt_key)
 
     # 3. Owners of 2号院 decide to use the maintenance fund for the roof (art. 278 (6): 3/4 majorities).
     compound_id = await session.scalar(select(Area.id).where(Area.parent_id == community.id,
@@ -84,4 +84,4 @@ async def load_polls(session: AsyncSession, cast: Cast, receipt_key: bytes, pass
     batch = await paper.record_paper_batch(session, worker, fund, entries, note="入户收集的纸质表决票")
     await paper.confirm_paper_batch(session, second_worker, await get_paper_batch(session, fund, batch.id),
                                     receipt_key=receipt_key)
-    await services.close_poll(session, worker, await get_poll(session, fund.id))
+    await services.close_poll(session, worker, await get_poll(session, fund.id), receipt_key=receipt_key)

@@ -4,6 +4,7 @@ several workers at once (they are run by every worker process)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -13,22 +14,30 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from consultation.deliberation.photos import purge_stale_uploads
 from consultation.meetings.services import send_due_reminders
 from consultation.voting.reminders import close_due_polls, send_vote_reminders
+from web.settings import from_env
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[AsyncSession], Awaitable[int]]
-JOBS: tuple[tuple[str, Job], ...] = (
-    ("meeting reminders", send_due_reminders),
-    ("stale photo uploads", purge_stale_uploads),  # photos uploaded with a form that was never sent
-    ("poll closing", close_due_polls),
-    ("poll reminders", send_vote_reminders),
-)
+
+
+def jobs(receipt_key: bytes) -> tuple[tuple[str, Job], ...]:
+    """The jobs; closing polls unseals secret ballots, so it takes the receipt key (settings.secret_key)."""
+    return (
+        ("meeting reminders", send_due_reminders),
+        ("stale photo uploads", purge_stale_uploads),  # photos uploaded with a form that was never sent
+        ("poll closing", functools.partial(close_due_polls, receipt_key=receipt_key)),
+        ("poll reminders", send_vote_reminders),
+    )
 
 
 class Periodic:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], interval: float = 60.0) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], interval: float = 60.0, *,
+                 receipt_key: bytes | None = None) -> None:
+        """``receipt_key``: settings.secret_key as bytes; read from the environment when not given."""
         self.sessionmaker = sessionmaker
         self.interval = interval
+        self.jobs = jobs(receipt_key if receipt_key is not None else from_env().secret_key.encode("utf-8"))
         self._last = float("-inf")
 
     async def maybe_run(self) -> None:
@@ -37,7 +46,7 @@ class Periodic:
         if now - self._last < self.interval:
             return
         self._last = now
-        for name, job in JOBS:
+        for name, job in self.jobs:
             try:
                 async with self.sessionmaker() as session, session.begin():
                     done = await job(session)

@@ -34,7 +34,7 @@ async def run_worker(settings: Settings, *, idle_seconds: float = 1.0) -> None:
     engine = make_engine(settings.database_url, pool_size=2)
     services = build_services(settings, make_write_sessionmaker(engine))
     log.info("outbox worker started")
-    periodic = Periodic(services.worker.sessionmaker)
+    periodic = Periodic(services.worker.sessionmaker, receipt_key=services.settings.secret_key.encode("utf-8"))
     wake = asyncio.Event()
     listener = OutboxListener(settings.database_url, wake)
     try:

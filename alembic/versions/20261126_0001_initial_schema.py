@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 18:00:49.622906
+Create Date: 2026-11-26 18:20:09.825931
 """
 
 from collections.abc import Sequence
@@ -751,6 +751,7 @@ def upgrade() -> None:
         sa.Column("excluded_count", sa.Integer(), nullable=True),
         sa.Column("result", sa.JSON(), nullable=True),
         sa.Column("chain_head", sa.String(length=64), nullable=True),
+        sa.Column("chain_check", sa.JSON(), nullable=True),
         sa.CheckConstraint("min_choices >= 0 AND max_choices >= min_choices", name=op.f("ck_poll_choices_range")),
         sa.ForeignKeyConstraint(["area_id"], ["area.id"], name=op.f("fk_poll_area_id_area"), ondelete="RESTRICT"),
         sa.ForeignKeyConstraint(
@@ -761,6 +762,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("poll", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_poll_area_id"), ["area_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_poll_created_by_id"), ["created_by_id"], unique=False)
         batch_op.create_index("ix_poll_state_closes_at", ["state", "closes_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_poll_topic_id"), ["topic_id"], unique=False)
 
@@ -970,7 +972,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_paper_batch")),
     )
     with op.batch_alter_table("paper_batch", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_paper_batch_confirmed_by_id"), ["confirmed_by_id"], unique=False)
         batch_op.create_index("ix_paper_batch_poll_state", ["poll_id", "state"], unique=False)
+        batch_op.create_index(batch_op.f("ix_paper_batch_recorded_by_id"), ["recorded_by_id"], unique=False)
 
     op.create_table(
         "photo_variant",
@@ -1027,7 +1031,11 @@ def upgrade() -> None:
         sa.Column("voted_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("channel", sa.Enum("online", "paper", name="channel", native_enum=False, length=8), nullable=True),
         sa.Column("reminded_at", consultation.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cast_by_id", sa.Integer(), nullable=True),
         sa.CheckConstraint("user_id IS NOT NULL OR household_id IS NOT NULL", name=op.f("ck_poll_voter_someone")),
+        sa.ForeignKeyConstraint(
+            ["cast_by_id"], ["user_account.id"], name=op.f("fk_poll_voter_cast_by_id_user_account"), ondelete="SET NULL"
+        ),
         sa.ForeignKeyConstraint(
             ["household_id"], ["household.id"], name=op.f("fk_poll_voter_household_id_household"), ondelete="SET NULL"
         ),
@@ -1143,9 +1151,10 @@ def upgrade() -> None:
         "ballot",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("poll_id", sa.Integer(), nullable=False),
-        sa.Column("choices", sa.JSON(), nullable=False),
+        sa.Column("choices", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("weight", sa.Numeric(precision=12, scale=2), nullable=False),
         sa.Column("receipt_hash", sa.String(length=64), nullable=False),
+        sa.Column("sealed", sa.Text(), nullable=True),
         sa.Column("channel", sa.Enum("online", "paper", name="channel", native_enum=False, length=8), nullable=True),
         sa.Column("voter_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["poll_id"], ["poll.id"], name=op.f("fk_ballot_poll_id_poll"), ondelete="CASCADE"),
@@ -1216,7 +1225,9 @@ def downgrade() -> None:
     op.drop_table("poll_chain_entry")
     op.drop_table("photo_variant")
     with op.batch_alter_table("paper_batch", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_paper_batch_recorded_by_id"))
         batch_op.drop_index("ix_paper_batch_poll_state")
+        batch_op.drop_index(batch_op.f("ix_paper_batch_confirmed_by_id"))
 
     op.drop_table("paper_batch")
     with op.batch_alter_table("comment_revision", schema=None) as batch_op:
@@ -1246,6 +1257,7 @@ def downgrade() -> None:
     with op.batch_alter_table("poll", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_poll_topic_id"))
         batch_op.drop_index("ix_poll_state_closes_at")
+        batch_op.drop_index(batch_op.f("ix_poll_created_by_id"))
         batch_op.drop_index(batch_op.f("ix_poll_area_id"))
 
     op.drop_table("poll")

@@ -18,6 +18,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,8 +29,17 @@ from consultation.accounts.models import User
 from consultation.db import utcnow
 from consultation.errors import N_, Conflict, Forbidden, Message, ValidationFailed, msg
 from consultation.policy import Actor
-from consultation.voting import policy, tally
-from consultation.voting.models import Ballot, Channel, Eligibility, Poll, PollOption, PollState, PollVoter
+from consultation.voting import chain, policy, seal, tally
+from consultation.voting.models import (
+    Ballot,
+    Channel,
+    Eligibility,
+    Poll,
+    PollChainEntry,
+    PollOption,
+    PollState,
+    PollVoter,
+)
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
@@ -39,6 +49,8 @@ GROUP = 4
 ALREADY_VOTED = N_("You have already voted in this poll.")
 VOTED_ON_PAPER = N_("Your paper ballot has been recorded, so you cannot vote online.")
 NOT_ON_ROLL = N_("You are not on the roll of eligible voters for this poll.")
+HOUSEHOLD_VOTED = N_("Your household has voted: another member cast its ballot. Only they can see its receipt "
+                     "or change it.")
 
 
 @dataclass(frozen=True)
@@ -67,8 +79,30 @@ def normalise_code(text: str) -> str | None:
 
 
 def receipt_hash(code: str) -> str:
-    """What the database stores and the chain publishes: SHA-256 (hex) of the canonical code."""
+    """What the chain publishes (and an open poll's ballot row stores): SHA-256 (hex) of the code."""
     return hashlib.sha256(code.encode("ascii")).hexdigest()
+
+
+def stored_key(receipt_key: bytes, poll: Poll, code: str) -> str:
+    """What ``Ballot.receipt_hash`` holds while the poll is open: the published SHA-256 for open polls,
+    the keyed lookup value for secret ones (whose rows are sealed; see ``seal.py``)."""
+    return seal.lookup(receipt_key, poll.id, code) if poll.secret else receipt_hash(code)
+
+
+def new_ballot(receipt_key: bytes, poll: Poll, voter: PollVoter, code: str, choices: Sequence[int],
+               channel: Channel) -> Ballot:
+    """The ballot row of ``voter``: signed and in clear for open polls, sealed for secret ones."""
+    if not poll.secret:
+        return Ballot(poll_id=poll.id, choices=list(choices), weight=voter.weight, receipt_hash=receipt_hash(code),
+                      channel=channel, voter_id=voter.id)
+    return Ballot(poll_id=poll.id, choices=None, weight=voter.weight,
+                  receipt_hash=seal.lookup(receipt_key, poll.id, code),
+                  sealed=seal.seal(receipt_key, poll.id, choices, receipt_hash(code), tally_weight(voter.weight)),
+                  channel=None, voter_id=None)
+
+
+def tally_weight(value: Decimal) -> str:
+    return chain.canonical_weight(value)
 
 
 # --- the roll entry of a person --------------------------------------------------------------------
@@ -125,34 +159,40 @@ async def cast_ballot(session: AsyncSession, actor: Actor, poll: Poll, choices: 
                                           poll.max_choices)) is not None:
         raise ValidationFailed({"choices": problem})
     code = receipt_code(receipt_key, poll.id, voter.id)
-    digest = receipt_hash(code)
     claimed = await session.scalar(
         update(PollVoter).where(PollVoter.id == voter.id, PollVoter.voted_at.is_(None))
-        .values(voted_at=now, channel=Channel.online).returning(PollVoter.id)
+        .values(voted_at=now, channel=Channel.online, cast_by_id=actor.user_id).returning(PollVoter.id)
         .execution_options(synchronize_session=False))
     if claimed is not None:
-        session.add(Ballot(poll_id=poll.id, choices=chosen, weight=voter.weight, receipt_hash=digest,
-                           channel=None if poll.secret else Channel.online,
-                           voter_id=None if poll.secret else voter.id))
+        session.add(new_ballot(receipt_key, poll, voter, code, chosen, Channel.online))
         await session.flush()
         set_committed_value(voter, "voted_at", now)
         set_committed_value(voter, "channel", Channel.online)
+        set_committed_value(voter, "cast_by_id", actor.user_id)
         await audit.record(session, "poll.voted", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip,
                            after={"channel": Channel.online.value})
         return CastResult(code, changed=False)
-    return await _change(session, actor, poll, voter, chosen, code, digest)
+    return await _change(session, actor, poll, voter, chosen, code, receipt_key)
 
 
 async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVoter, chosen: list[int], code: str,
-                  digest: str) -> CastResult:
-    channel = await session.scalar(select(PollVoter.channel).where(PollVoter.id == voter.id).with_for_update())
+                  receipt_key: bytes) -> CastResult:
+    channel, cast_by = (await session.execute(
+        select(PollVoter.channel, PollVoter.cast_by_id).where(PollVoter.id == voter.id).with_for_update())).one()
     if channel is Channel.paper:
         raise Conflict(msg(VOTED_ON_PAPER))
+    if poll.by_household and cast_by != actor.user_id:
+        raise Conflict(msg(HOUSEHOLD_VOTED))
     if not poll.allow_change:
         raise Conflict(msg(ALREADY_VOTED))
+    if poll.secret:
+        values: dict[str, object] = {"sealed": seal.seal(receipt_key, poll.id, chosen, receipt_hash(code),
+                                                         tally_weight(voter.weight))}
+    else:
+        values = {"choices": chosen}
     result = await session.execute(
-        update(Ballot).where(Ballot.poll_id == poll.id, Ballot.receipt_hash == digest).values(choices=chosen)
-        .execution_options(synchronize_session=False))
+        update(Ballot).where(Ballot.poll_id == poll.id, Ballot.receipt_hash == stored_key(receipt_key, poll, code))
+        .values(**values).execution_options(synchronize_session=False))
     if getattr(result, "rowcount", 0) != 1:
         raise Conflict(msg(ALREADY_VOTED))
     await audit.record(session, "poll.vote_changed", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip)
@@ -170,12 +210,24 @@ async def _lock_poll(session: AsyncSession, poll: Poll) -> None:
 
 # --- finding one's receipt again -------------------------------------------------------------------
 
+def household_member_not_caster(poll: Poll, voter: PollVoter, actor: Actor) -> bool:
+    """A household poll whose ballot another member cast online (or that was cast on paper): this
+    member sees "your household has voted", not the receipt."""
+    return poll.by_household and voter.voted_at is not None and voter.cast_by_id != actor.user_id
+
+
 async def receipt_for(session: AsyncSession, actor: Actor, poll: Poll, *, receipt_key: bytes) -> str | None:
-    """The actor's receipt code, if their roll entry has a ballot (online or confirmed paper)."""
+    """The actor's receipt code, if their roll entry has a ballot (online or confirmed paper). For
+    household polls only the member who cast the ballot gets it. After close the published chain
+    is looked up (secret polls' ballot rows are gone by then)."""
     voter = await roll_entry(session, actor, poll)
-    if voter is None or voter.voted_at is None:
+    if voter is None or voter.voted_at is None or household_member_not_caster(poll, voter, actor):
         return None
     code = receipt_code(receipt_key, poll.id, voter.id)
-    stored = await session.scalar(select(Ballot.id).where(Ballot.poll_id == poll.id,
-                                                          Ballot.receipt_hash == receipt_hash(code)))
+    if poll.state is PollState.closed:
+        stored = await session.scalar(select(PollChainEntry.id).where(
+            PollChainEntry.poll_id == poll.id, PollChainEntry.receipt_hash == receipt_hash(code)))
+    else:
+        stored = await session.scalar(select(Ballot.id).where(
+            Ballot.poll_id == poll.id, Ballot.receipt_hash == stored_key(receipt_key, poll, code)))
     return code if stored is not None else None

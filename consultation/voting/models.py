@@ -3,7 +3,11 @@ published at close.
 
 Secrecy (DESIGN §10): for a secret poll, ``PollVoter`` records *who* voted and ``Ballot`` *what* was
 chosen, and nothing joins the two: a ballot has a random UUID for its id, no voter reference, no
-timestamp and (for secret polls) no channel. The voter finds their ballot again by the receipt code,
+timestamp and (for secret polls) no channel. Because rows written in one transaction can still be
+joined (PostgreSQL ``xmin``, SQLite ``rowid`` order), a secret poll's ballot is *sealed* while the poll
+is open (``Ballot.sealed``, ``choices`` NULL; see ``seal.py``) and its rows are deleted at close, when
+the unsealed ballots are published as the chain in one transaction, sorted by receipt hash.
+The voter finds their ballot again by the receipt code,
 whose SHA-256 is ``Ballot.receipt_hash``; the code itself is an HMAC under the server's secret key,
 so a database reader cannot recompute it. Open polls (and owners' joint decisions, which are always
 open) store ``Ballot.voter_id``.
@@ -186,7 +190,8 @@ class Poll(Base):
     opens_at: Mapped[datetime | None]
     closes_at: Mapped[datetime]
     state: Mapped[PollState] = mapped_column(Enum(PollState, native_enum=False, length=16), default=PollState.draft)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                      index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     opened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
@@ -198,6 +203,9 @@ class Poll(Base):
     excluded_count: Mapped[int | None]
     result: Mapped[dict[str, Any] | None]
     chain_head: Mapped[str | None] = mapped_column(String(HASH_LEN))
+    # The check of the published chain (links, head, recount), computed at close and on "verify again":
+    # {"entries", "first_bad" (1-based or None), "recount_matches", "checked_at"}; see queries.verify_chain.
+    chain_check: Mapped[dict[str, Any] | None]
 
     area: Mapped[Area] = relationship(lazy="raise")
     options: Mapped[list[PollOption]] = relationship(lazy="raise", order_by="PollOption.position",
@@ -250,20 +258,28 @@ class PollVoter(Base):
     voted_at: Mapped[datetime | None]
     channel: Mapped[Channel | None] = mapped_column(Enum(Channel, native_enum=False, length=8))
     reminded_at: Mapped[datetime | None]
+    # Household polls: which member cast the household's online ballot ("who voted", never "what"):
+    # only they see the receipt and may change the vote.
+    cast_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
 
 class Ballot(Base):
     """What was chosen. ``id`` is random and there is no timestamp, so neither the id order nor a
-    time can be joined to the roll; ``voter_id`` and ``channel`` are only filled for open polls."""
+    time can be joined to the roll; ``voter_id`` and ``channel`` are only filled for open polls.
+
+    Open polls: ``choices`` and ``receipt_hash`` (SHA-256 of the receipt code) in clear. Secret polls,
+    while open: ``choices`` NULL, ``sealed`` the encrypted {choices, receipt_hash, weight} and
+    ``receipt_hash`` the keyed lookup value (``seal.lookup``); the rows are deleted at close."""
 
     __tablename__ = "ballot"
     __table_args__ = (UniqueConstraint("poll_id", "receipt_hash"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_ballot_id)
     poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"), index=True)
-    choices: Mapped[list[int]] = mapped_column(JSON)
+    choices: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
     weight: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(1))
     receipt_hash: Mapped[str] = mapped_column(String(HASH_LEN))
+    sealed: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[Channel | None] = mapped_column(Enum(Channel, native_enum=False, length=8))
     voter_id: Mapped[int | None] = mapped_column(ForeignKey("poll_voter.id", ondelete="SET NULL"), unique=True)
 
@@ -276,8 +292,10 @@ class PaperBatch(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"))
-    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                       index=True)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                        index=True)
     state: Mapped[PaperBatchState] = mapped_column(Enum(PaperBatchState, native_enum=False, length=16),
                                                    default=PaperBatchState.pending)
     note: Mapped[str | None] = mapped_column(String(REASON_MAX))

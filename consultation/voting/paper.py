@@ -10,7 +10,6 @@ says what anyone chose.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,6 @@ from consultation.validation import check_length, strip_control
 from consultation.voting import ballots, policy, tally
 from consultation.voting.models import (
     REASON_MAX,
-    Ballot,
     Channel,
     PaperBatch,
     PaperBatchState,
@@ -95,11 +93,11 @@ async def record_paper_batch(session: AsyncSession, actor: Actor, poll: Poll, en
 
 
 async def confirm_paper_batch(session: AsyncSession, actor: Actor, batch: PaperBatch, *,
-                              receipt_key: bytes | None = None, now: datetime | None = None) -> PaperBatch:
+                              receipt_key: bytes, now: datetime | None = None) -> PaperBatch:
     """A second worker confirms: ballots are written (channel paper) and the roll marked.
 
     ``receipt_key`` (the web passes settings.secret_key) makes each paper ballot's receipt the same
-    code the voter sees when signed in; without it the receipts are random and cannot be looked up.
+    code the voter sees when signed in, and seals the ballots of secret polls (see ``seal.py``).
     Reads ``batch.poll.area`` and ``batch.entries``. Refuses the whole batch if any entry's voter has
     voted meanwhile (Conflict, naming the entries)."""
     now = now or utcnow()
@@ -130,12 +128,8 @@ async def confirm_paper_batch(session: AsyncSession, actor: Actor, batch: PaperB
         raise Conflict(msg(ALREADY_VOTED))
     for entry in batch.entries:
         voter = voters[entry.voter_id]
-        code = (ballots.receipt_code(receipt_key, poll.id, voter.id) if receipt_key is not None
-                else _random_code())
-        session.add(Ballot(poll_id=poll.id, choices=list(entry.choices or []), weight=voter.weight,
-                           receipt_hash=ballots.receipt_hash(code),
-                           channel=None if poll.secret else Channel.paper,
-                           voter_id=None if poll.secret else voter.id))
+        code = ballots.receipt_code(receipt_key, poll.id, voter.id)
+        session.add(ballots.new_ballot(receipt_key, poll, voter, code, list(entry.choices or []), Channel.paper))
         if poll.secret:
             entry.choices = None
     await session.flush()
@@ -212,6 +206,27 @@ async def _cas(session: AsyncSession, batch: PaperBatch, to: PaperBatchState, **
     return True
 
 
-def _random_code() -> str:
-    """A receipt nobody can recompute (no key given): unique, never shown."""
-    return "paper-" + secrets.token_hex(16)
+async def reject_pending_batches(session: AsyncSession, actor: Actor | None, poll: Poll, reason: str) -> int:
+    """When a poll closes or is cancelled: reject every batch still waiting for confirmation (with
+    ``reason``) and clear the named entries' choices, so no named record of a choice outlives the
+    poll. Returns how many batches were rejected; each is audited."""
+    rejected = list((await session.scalars(
+        update(PaperBatch).where(PaperBatch.poll_id == poll.id, PaperBatch.state == PaperBatchState.pending)
+        .values(state=PaperBatchState.rejected, reject_reason=reason).returning(PaperBatch.id)
+        .execution_options(synchronize_session=False))).all())
+    if not rejected:
+        return 0
+    await session.execute(update(PaperEntry).where(PaperEntry.batch_id.in_(rejected)).values(choices=None)
+                          .execution_options(synchronize_session=False))
+    for batch in session.identity_map.values():  # keep loaded objects in step with the rows
+        if isinstance(batch, PaperBatch) and batch.id in rejected:
+            set_committed_value(batch, "state", PaperBatchState.rejected)
+            set_committed_value(batch, "reject_reason", reason)
+        elif isinstance(batch, PaperEntry) and batch.batch_id in rejected:
+            set_committed_value(batch, "choices", None)
+    for batch_id in sorted(rejected):
+        await audit.record(session, "poll.paper_rejected", "paper_batch", batch_id,
+                           actor_id=actor.user_id if actor else None, ip=actor.ip if actor else None,
+                           before={"state": PaperBatchState.pending.value},
+                           after={"state": PaperBatchState.rejected.value, "reason": reason, "automatic": True})
+    return len(rejected)

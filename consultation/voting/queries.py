@@ -141,7 +141,9 @@ async def voter_status(session: AsyncSession, actor: Actor, poll: Poll, *, recei
         return VoterStatus(False, None, None, None, False, problem)
     receipt = await ballots.receipt_for(session, actor, poll, receipt_key=receipt_key)
     if problem is None and entry.voted_at is not None:
-        if entry.channel is Channel.paper:
+        if ballots.household_member_not_caster(poll, entry, actor) and entry.channel is not Channel.paper:
+            problem = msg(ballots.HOUSEHOLD_VOTED)
+        elif entry.channel is Channel.paper:
             problem = msg(ballots.VOTED_ON_PAPER)
         elif not poll.allow_change:
             problem = msg(ballots.ALREADY_VOTED)
@@ -181,10 +183,12 @@ async def interim_results(session: AsyncSession, actor: Actor, poll: Poll) -> di
         return None
     if poll.state is PollState.closed:
         return poll.result
+    if poll.secret:  # sealed until close (see seal.py): never a live count
+        return None
     options = list((await session.scalars(
         select(PollOption).where(PollOption.poll_id == poll.id).order_by(PollOption.position))).all())
     rows = (await session.execute(select(Ballot.choices, Ballot.weight).where(Ballot.poll_id == poll.id))).all()
-    counted = [tally.CountedBallot(tuple(choices), Fraction(Decimal(weight))) for choices, weight in rows]
+    counted = [tally.CountedBallot(tuple(choices or ()), Fraction(Decimal(weight))) for choices, weight in rows]
     now = await turnout(session, poll)
     return services.compute_result(poll, options, counted, offline=now.offline)
 
@@ -199,6 +203,57 @@ async def chain_entries(session: AsyncSession, poll: Poll) -> list[PollChainEntr
 
 # The design note's name.
 chain = chain_entries
+
+
+async def chain_page(session: AsyncSession, poll: Poll, *, after_seq: int, limit: int) -> list[PollChainEntry]:
+    """Published entries with ``seq`` after ``after_seq``, in order (empty before close)."""
+    if poll.state is not PollState.closed:
+        return []
+    return list((await session.scalars(
+        select(PollChainEntry).where(PollChainEntry.poll_id == poll.id, PollChainEntry.seq > after_seq)
+        .order_by(PollChainEntry.seq).limit(limit))).all())
+
+
+async def chain_length(session: AsyncSession, poll: Poll) -> int:
+    if poll.state is not PollState.closed:
+        return 0
+    return int(await session.scalar(select(func.count(PollChainEntry.id))
+                                    .where(PollChainEntry.poll_id == poll.id)) or 0)
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    entries: int
+    first_bad: int | None  # 1-based number of the first entry that does not fit; None when intact
+    recount_matches: bool
+    checked_at: str | None
+
+    @property
+    def intact(self) -> bool:
+        return self.first_bad is None
+
+
+def _as_check(data: dict[str, Any]) -> ChainCheck:
+    return ChainCheck(int(data["entries"]), data.get("first_bad"), bool(data["recount_matches"]),
+                      data.get("checked_at"))
+
+
+async def chain_check(session: AsyncSession, poll: Poll) -> ChainCheck:
+    """The check of the published chain stored at close (or at the last "verify again") — valid while
+    ``poll.chain_head`` is the head it checked; recomputed (and stored) otherwise."""
+    stored = poll.chain_check
+    if stored is not None and stored.get("head") == poll.chain_head:
+        return _as_check(stored)
+    return await verify_again(session, poll)
+
+
+async def verify_again(session: AsyncSession, poll: Poll) -> ChainCheck:
+    """Recompute the check over the whole published chain now (workers' "verify again"), store it on
+    the poll and return it. A read-only caller may leave the transaction uncommitted."""
+    data = await services.verify_published(session, poll)
+    poll.chain_check = data
+    await session.flush()
+    return _as_check(data)
 
 
 def as_chain(rows: list[PollChainEntry]) -> list[chain_module.ChainEntry]:
@@ -254,6 +309,31 @@ async def roll_for_paper(session: AsyncSession, poll: Poll, text: str = "", *,
             names.append(name)
     return [RollRow(v.id, "、".join(names) or None, address, v.weight, v.voted_at, v.channel, v.id in busy)
             for v, names, address in list(grouped.values())[:limit]]
+
+
+async def roll_entries(session: AsyncSession, poll: Poll, voter_ids: list[int]) -> list[RollRow]:
+    """The roll rows of the given entries (staff only, like ``roll_for_paper``), in id order."""
+    if not voter_ids:
+        return []
+    member = User.household_id == PollVoter.household_id if poll.by_household else User.id == PollVoter.user_id
+    household_of = PollVoter.household_id if poll.by_household else User.household_id
+    rows = (await session.execute(
+        select(PollVoter, User.display_name, Household.address)
+        .outerjoin(User, member & User.deleted_at.is_(None))
+        .outerjoin(Household, Household.id == household_of)
+        .where(PollVoter.poll_id == poll.id, PollVoter.id.in_(voter_ids)).order_by(PollVoter.id))).all()
+    grouped: dict[int, tuple[PollVoter, list[str], str | None]] = {}
+    for voter, name, address in rows:
+        _voter, names, _address = grouped.setdefault(voter.id, (voter, [], address))
+        if name and name not in names:
+            names.append(name)
+    return [RollRow(v.id, "、".join(names) or None, address, v.weight, v.voted_at, v.channel, False)
+            for v, names, address in grouped.values()]
+
+
+async def pending_batch_count(session: AsyncSession, poll: Poll) -> int:
+    return int(await session.scalar(select(func.count(PaperBatch.id)).where(
+        PaperBatch.poll_id == poll.id, PaperBatch.state == PaperBatchState.pending)) or 0)
 
 
 async def paper_batches(session: AsyncSession, poll: Poll) -> list[PaperBatch]:

@@ -3,6 +3,7 @@ whose closing time has passed. Both are idempotent and safe to run from several 
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -17,6 +18,8 @@ from consultation.errors import N_, DomainError
 from consultation.notifications.services import notify
 from consultation.voting import services
 from consultation.voting.models import Poll, PollState, PollVoter
+
+log = logging.getLogger(__name__)
 
 REMINDER_LEAD = timedelta(hours=24)
 REMINDER_TITLE = N_("A poll you can vote in closes soon")
@@ -60,19 +63,26 @@ async def send_vote_reminders(session: AsyncSession, now: datetime | None = None
     return len(rows)
 
 
-async def close_due_polls(session: AsyncSession, now: datetime | None = None) -> int:
+async def close_due_polls(session: AsyncSession, now: datetime | None = None, *, receipt_key: bytes) -> int:
     """Close open polls whose ``closes_at`` has passed (a few per run); returns how many this run closed.
-    A poll another worker closed meanwhile is skipped (``close_poll`` is compare-and-set)."""
+    A poll another worker closed meanwhile is skipped (``close_poll`` is compare-and-set). Each poll is
+    closed in its own savepoint: one that fails is logged and left open (retried next run) and does not
+    stall the others."""
     now = now or utcnow()
     polls = (await session.scalars(
         select(Poll).where(Poll.state == PollState.open, Poll.closes_at <= now)
         .options(selectinload(Poll.area)).order_by(Poll.closes_at).limit(CLOSE_BATCH))).all()
     closed = 0
     for poll in polls:
+        poll_id = poll.id
         try:
-            was_open = poll.state is PollState.open
-            await services.close_poll(session, None, poll, now)
-            closed += int(was_open and poll.state is PollState.closed)
+            async with session.begin_nested():
+                was_open = poll.state is PollState.open
+                await services.close_poll(session, None, poll, receipt_key=receipt_key, now=now)
+                closed += int(was_open and poll.state is PollState.closed)
         except DomainError:  # cancelled meanwhile
+            continue
+        except Exception:
+            log.exception("closing poll %s failed; it stays open and is retried next run", poll_id)
             continue
     return closed

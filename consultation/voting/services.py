@@ -33,7 +33,7 @@ from consultation.errors import N_, Conflict, InvalidState, Message, ValidationF
 from consultation.policy import Actor
 from consultation.validation import check_length, strip_control
 from consultation.voting import chain as chain_module
-from consultation.voting import policy, rules, tally
+from consultation.voting import paper, policy, rules, seal, tally
 from consultation.voting.models import (
     DESCRIPTION_MAX,
     MAX_OPTIONS,
@@ -43,8 +43,6 @@ from consultation.voting.models import (
     Ballot,
     Channel,
     Eligibility,
-    PaperBatch,
-    PaperBatchState,
     Poll,
     PollChainEntry,
     PollKind,
@@ -58,6 +56,10 @@ CHANGED_MEANWHILE = N_("Someone else changed this poll meanwhile. Reload the pag
 ONLY_DRAFT = N_("Only a draft poll can be changed; this one is “{state}”.")
 YES_NO_OPTIONS = (("yes", "赞成"), ("no", "反对"), ("abstain", "弃权"))
 TOPIC_STATES = frozenset({TopicState.deliberating, TopicState.deciding})
+POLL_ENDED = "表决已结束"  # the stored reason of paper batches rejected automatically at close or cancel
+NO_FLOOR_AREA = N_("{n} households in this area have no floor area recorded. An owners' joint decision counts "
+                   "every home by its floor area, so enter the missing floor areas on the households page "
+                   "before opening the poll.")
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,8 @@ def _apply(poll: Poll, draft: PollDraft) -> None:
     poll.threshold_num = draft.threshold.numerator if custom and draft.threshold is not None else None
     poll.threshold_den = draft.threshold.denominator if custom and draft.threshold is not None else None
     poll.secret = draft.secret and eligibility is not Eligibility.owners  # owners sign their ballots
-    poll.results_hidden_until_close = draft.results_hidden_until_close
+    # A secret poll's ballots are sealed until close (see seal.py): no live count while it is open.
+    poll.results_hidden_until_close = draft.results_hidden_until_close or poll.secret
     poll.allow_change = draft.allow_change
     poll.opens_at = draft.opens_at
     assert draft.closes_at is not None
@@ -245,6 +248,8 @@ async def open_poll(session: AsyncSession, actor: Actor, poll: Poll, now: dateti
         raise InvalidState(msg(ONLY_DRAFT, state=poll.state.label))
     if poll.closes_at <= now:
         raise InvalidState(msg("The closing time has passed; set a new one before opening the poll."))
+    if poll.eligibility is Eligibility.owners and (missing := await households_without_area(session, poll.area)):
+        raise InvalidState(msg(NO_FLOOR_AREA, n=missing))
     if not await _cas_state(session, poll, PollState.draft, PollState.open, opened_at=now):
         raise Conflict(msg(CHANGED_MEANWHILE))
     excluded = await _freeze_roll(session, poll, poll.area)
@@ -267,8 +272,27 @@ def _located_in(area: Area, compound_path: Any, community_path: Any) -> ColumnEl
     return func.coalesce(compound_path, community_path).startswith(area.path)
 
 
+def _homes_in(area: Area) -> Any:
+    compound, home = aliased(Area), aliased(Area)
+    return (select(Household.id, Household.floor_area)
+            .join(home, home.id == Household.community_id)
+            .outerjoin(compound, compound.id == Household.compound_id)
+            .where(_located_in(area, compound.path, home.path)))
+
+
+_WITH_AREA = and_(Household.floor_area.is_not(None), Household.floor_area > 0)
+
+
+async def households_without_area(session: AsyncSession, area: Area) -> int:
+    """Households of ``area`` with no (or a zero) floor area: an owners' poll cannot open while there
+    are any, since leaving them off would shrink the art. 278 denominators."""
+    return int(await session.scalar(_homes_in(area).with_only_columns(func.count(Household.id))
+                                    .where(~_WITH_AREA)) or 0)
+
+
 async def _freeze_roll(session: AsyncSession, poll: Poll, area: Area) -> int | None:
-    """Insert the roll; returns how many households an owners' roll left out (no floor area)."""
+    """Insert the roll; returns how many households an owners' roll left out (no floor area — 0, since
+    ``open_poll`` refuses to open an owners' poll while there are any)."""
     compound, home = aliased(Area), aliased(Area)
     if not poll.by_household:
         people = (select(literal(poll.id), User.id, literal(1))
@@ -283,18 +307,14 @@ async def _freeze_roll(session: AsyncSession, poll: Poll, area: Area) -> int | N
             people = people.where(or_(User.verified_at.is_not(None), is_resident))
         await session.execute(insert(PollVoter).from_select(["poll_id", "user_id", "weight"], people))
         return None
-    homes = (select(Household.id, Household.floor_area)
-             .join(home, home.id == Household.community_id)
-             .outerjoin(compound, compound.id == Household.compound_id)
-             .where(_located_in(area, compound.path, home.path)))
+    homes = _homes_in(area)
     if poll.eligibility is Eligibility.households:
         chosen = homes.with_only_columns(literal(poll.id), Household.id, literal(1))
         await session.execute(insert(PollVoter).from_select(["poll_id", "household_id", "weight"], chosen))
         return None
-    with_area = and_(Household.floor_area.is_not(None), Household.floor_area > 0)
-    owners = homes.with_only_columns(literal(poll.id), Household.id, Household.floor_area).where(with_area)
+    owners = homes.with_only_columns(literal(poll.id), Household.id, Household.floor_area).where(_WITH_AREA)
     await session.execute(insert(PollVoter).from_select(["poll_id", "household_id", "weight"], owners))
-    excluded = await session.scalar(homes.with_only_columns(func.count(Household.id)).where(~with_area))
+    excluded = await session.scalar(homes.with_only_columns(func.count(Household.id)).where(~_WITH_AREA))
     return int(excluded or 0)
 
 
@@ -312,6 +332,10 @@ async def cancel_poll(session: AsyncSession, actor: Actor, poll: Poll, reason: s
     now = utcnow()
     if not await _cas_state(session, poll, was, PollState.cancelled, cancelled_at=now, cancel_reason=reason):
         raise Conflict(msg(CHANGED_MEANWHILE))
+    await paper.reject_pending_batches(session, actor, poll, POLL_ENDED)
+    if poll.secret:  # never counted; a secret poll's sealed rows must not outlive it
+        await session.execute(delete(Ballot).where(Ballot.poll_id == poll.id).execution_options(
+            synchronize_session=False))
     await audit.record(session, "poll.cancelled", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip,
                        before={"state": was.value}, after={"state": PollState.cancelled.value, "reason": reason})
     return poll
@@ -319,10 +343,16 @@ async def cancel_poll(session: AsyncSession, actor: Actor, poll: Poll, reason: s
 
 # --- closing: tally, rule, chain -------------------------------------------------------------------
 
-async def close_poll(session: AsyncSession, actor: Actor | None, poll: Poll, now: datetime | None = None) -> Poll:
+async def close_poll(session: AsyncSession, actor: Actor | None, poll: Poll, *, receipt_key: bytes,
+                     now: datetime | None = None) -> Poll:
     """Close an open poll: count, apply the rule, publish the ballot chain. ``actor`` None is the
     periodic job (polls past ``closes_at``). Closing a closed poll returns it unchanged; two closers
-    at once compute it once (the state is compare-and-set before anything is counted)."""
+    at once compute it once (the state is compare-and-set before anything is counted).
+
+    In the same transaction: paper batches still pending are rejected ("表决已结束") and lose their
+    choices; a secret poll's sealed ballots are unsealed with ``receipt_key``, published as the chain
+    (sorted by receipt hash) and their rows deleted; the published chain is verified once and the
+    check stored on the poll (``chain_check``)."""
     if actor is not None:
         _require_manager(actor, poll)
     now = now or utcnow()
@@ -335,30 +365,91 @@ async def close_poll(session: AsyncSession, actor: Actor | None, poll: Poll, now
         if poll.state is PollState.closed:
             return poll
         raise Conflict(msg(CHANGED_MEANWHILE))
+    pending = await paper.reject_pending_batches(session, actor, poll, POLL_ENDED)
     options = list((await session.scalars(
         select(PollOption).where(PollOption.poll_id == poll.id).order_by(PollOption.position))).all())
     set_committed_value(poll, "options", options)
-    ballots = (await session.execute(
-        select(Ballot.receipt_hash, Ballot.choices, Ballot.weight).where(Ballot.poll_id == poll.id)
-        .order_by(Ballot.receipt_hash))).all()
+    ballots = await _opened_ballots(session, poll, receipt_key)
     offline = await session.scalar(select(func.count(PollVoter.id)).where(
         PollVoter.poll_id == poll.id, PollVoter.channel == Channel.paper)) or 0
-    pending = await session.scalar(select(func.count(PaperBatch.id)).where(
-        PaperBatch.poll_id == poll.id, PaperBatch.state == PaperBatchState.pending)) or 0
     counted = [tally.CountedBallot(tuple(choices), Fraction(Decimal(weight))) for _, choices, weight in ballots]
-    poll.result = compute_result(poll, options, counted, offline=int(offline), pending_batches=int(pending))
-    entries = chain_module.build_chain([(receipt, list(choices), weight_text(Decimal(weight)))
-                                        for receipt, choices, weight in ballots])
+    poll.result = compute_result(poll, options, counted, offline=int(offline), pending_batches=pending)
+    entries = chain_module.build_chain(ballots)
     session.add_all(PollChainEntry(poll_id=poll.id, seq=entry.seq, receipt_hash=entry.receipt_hash,
                                    choices=list(entry.choices), weight=entry.weight, prev_hash=entry.prev_hash,
                                    hash=entry.hash) for entry in entries)
     poll.chain_head = entries[-1].hash if entries else chain_module.GENESIS
+    if poll.secret:
+        await session.execute(delete(Ballot).where(Ballot.poll_id == poll.id).execution_options(
+            synchronize_session=False))
+    await session.flush()
+    poll.chain_check = await verify_published(session, poll, now=now)
     await session.flush()
     await audit.record(session, "poll.closed", "poll", poll.id, actor_id=actor.user_id if actor else None,
                        ip=actor.ip if actor else None, before={"state": PollState.open.value},
                        after={"state": PollState.closed.value, "ballots": len(ballots),
-                              "passed": poll.result["passed"], "chain_head": poll.chain_head})
+                              "passed": poll.result["passed"], "chain_head": poll.chain_head,
+                              "pending_batches_rejected": pending})
     return poll
+
+
+async def _opened_ballots(session: AsyncSession, poll: Poll, receipt_key: bytes) -> list[tuple[str, list[int], str]]:
+    """Every ballot of the poll as (published receipt hash, choices, canonical weight), sorted by the
+    receipt hash: open polls' rows as stored, secret polls' rows unsealed."""
+    rows = (await session.execute(select(Ballot.receipt_hash, Ballot.choices, Ballot.weight, Ballot.sealed)
+                                  .where(Ballot.poll_id == poll.id))).all()
+    out: list[tuple[str, list[int], str]] = []
+    for stored_hash, choices, weight, sealed in rows:
+        if sealed is not None:
+            opened = seal.unseal(receipt_key, poll.id, sealed)
+            out.append((opened.receipt_hash, list(opened.choices), opened.weight))
+        else:
+            out.append((stored_hash, list(choices or []), weight_text(Decimal(weight))))
+    out.sort(key=lambda entry: entry[0])
+    return out
+
+
+VERIFY_BATCH = 1000
+
+
+def comparable(result: dict[str, Any]) -> tuple[Any, ...]:
+    """The parts of a result a recount of the published chain must reproduce."""
+    return (result["passed"], result["winner"], result["ballots"], result["cast_area"], result.get("rounds"),
+            [(o["id"], o["ballots"], o["weight"]) for o in result["options"]])
+
+
+async def verify_published(session: AsyncSession, poll: Poll, *, now: datetime | None = None) -> dict[str, Any]:
+    """Check the published chain of a closed poll link by link against ``chain_head`` and recount it
+    (read in batches). Returns what ``Poll.chain_check`` stores: ``entries``, ``first_bad`` (1-based
+    number of the first entry that does not fit, None when intact), ``intact``, ``recount_matches``,
+    ``checked_at``, ``head``."""
+    prev, count, first_bad = chain_module.GENESIS, 0, None
+    counted: list[tally.CountedBallot] = []
+    after = 0
+    while True:
+        batch = (await session.execute(
+            select(PollChainEntry.seq, PollChainEntry.receipt_hash, PollChainEntry.choices, PollChainEntry.weight,
+                   PollChainEntry.prev_hash, PollChainEntry.hash)
+            .where(PollChainEntry.poll_id == poll.id, PollChainEntry.seq > after)
+            .order_by(PollChainEntry.seq).limit(VERIFY_BATCH))).all()
+        for seq, receipt, choices, weight, prev_hash, digest in batch:
+            count += 1
+            expected = chain_module.entry_hash(prev, count, receipt, choices, weight)
+            if first_bad is None and (seq != count or prev_hash != prev or digest != expected):
+                first_bad = count
+            prev = digest
+            counted.append(tally.CountedBallot(tuple(choices), Fraction(Decimal(weight))))
+        if len(batch) < VERIFY_BATCH:
+            break
+        after = batch[-1][0]
+    if first_bad is None and prev != (poll.chain_head or chain_module.GENESIS):
+        first_bad = max(count, 1)
+    options = poll.options if "options" in poll.__dict__ else list((await session.scalars(
+        select(PollOption).where(PollOption.poll_id == poll.id).order_by(PollOption.position))).all())
+    recount = compute_result(poll, options, counted, offline=int((poll.result or {}).get("offline", 0)))
+    matches = poll.result is not None and comparable(recount) == comparable(poll.result)
+    return {"entries": count, "first_bad": first_bad, "intact": first_bad is None, "recount_matches": matches,
+            "head": poll.chain_head, "checked_at": (now or utcnow()).isoformat()}
 
 
 def weight_text(value: Decimal | Fraction | int) -> str:

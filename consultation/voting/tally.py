@@ -36,6 +36,7 @@ ONLY_ONE = N_("Choose only one option.")
 AT_LEAST_ONE = N_("Choose at least one option.")
 AT_LEAST = N_("Choose at least {count} options.")
 AT_MOST = N_("Choose at most {count} options.")
+RANK_AT_LEAST = N_("Rank at least {count} options.")
 RANK_AT_LEAST_ONE = N_("Rank at least one option.")
 RANK_AT_MOST = N_("Rank at most {count} options.")
 TIED_LEAD = N_("Two or more options tied for first place, so no option won.")
@@ -137,8 +138,8 @@ def validate_choices(kind: str, options: Sequence[int], choices: Sequence[int], 
                      max_choices: int) -> Message | None:
     """Why ``choices`` is not a valid ballot, or ``None``. Checked in this order: an option id not in
     the poll, a repeated option, then the number of choices (yes/no and single: exactly one; multiple:
-    ``min_choices``..``max_choices``; ranked: 1..``max_choices`` (or all options when ``max_choices`` is
-    0 or more than there are options), as a ranking without repeats)."""
+    ``min_choices``..``max_choices``; ranked: ``min_choices`` (at least 1)..``max_choices`` (or all options
+    when ``max_choices`` is 0 or more than there are options), as a ranking without repeats)."""
     if kind not in KINDS:
         raise ValueError(f"unknown poll kind {kind!r}")
     known = set(options)
@@ -161,6 +162,8 @@ def validate_choices(kind: str, options: Sequence[int], choices: Sequence[int], 
     most = max_choices if 0 < max_choices < len(options) else len(options)
     if n == 0:
         return msg(RANK_AT_LEAST_ONE)
+    if n < min(max(min_choices, 1), len(options)):
+        return msg(RANK_AT_LEAST, count=min(min_choices, len(options)))
     return msg(RANK_AT_MOST, count=most) if n > most else None
 
 

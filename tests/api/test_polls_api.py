@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from consultation.db import utcnow
 from consultation.voting import services
-from consultation.voting.models import Ballot, Poll, PollOption
+from consultation.voting.models import Ballot, Poll, PollChainEntry, PollOption
 from consultation.voting.services import PollDraft
 from tests.api.helpers import assert_matches, assert_no_personal_data, log_in, send
 from tests.deliberation.helpers import World, actor_of, make_world
@@ -30,8 +30,15 @@ async def open_poll(db: Any, world: World, **overrides: Any) -> tuple[Poll, list
     return poll, ids
 
 
+APP_KEY = b"test-secret-key-that-is-long-enough-000"  # tests/conftest.py settings.secret_key
+
+
 async def count(db: Any, poll: Poll) -> int:
-    return int(await db.scalar(select(func.count(Ballot.id)).where(Ballot.poll_id == poll.id)) or 0)
+    """Ballots stored: the rows while open; after close a secret poll's rows are gone and its ballots
+    are the published chain entries."""
+    rows = await db.scalar(select(func.count(Ballot.id)).where(Ballot.poll_id == poll.id)) or 0
+    published = await db.scalar(select(func.count(PollChainEntry.id)).where(PollChainEntry.poll_id == poll.id)) or 0
+    return int(max(rows, published))
 
 
 async def test_cast_once_then_results_chain_and_receipt(make_client: Any, db: Any) -> None:
@@ -67,7 +74,7 @@ async def test_cast_once_then_results_chain_and_receipt(make_client: Any, db: An
 
     assert (await voter.get(f"/api/v1/polls/{poll.id}/results")).status_code == 409  # hidden until close
     assert (await voter.get(f"/api/v1/polls/{poll.id}/ballots")).status_code == 409
-    await services.close_poll(db, actor_of(world.worker_a, world), poll)
+    await services.close_poll(db, actor_of(world.worker_a, world), poll, receipt_key=APP_KEY)
     await db.commit()
 
     reader = make_client()
@@ -91,7 +98,8 @@ async def test_cast_once_then_results_chain_and_receipt(make_client: Any, db: An
 
 async def test_changing_a_vote_answers_200_and_shown_results_while_open(make_client: Any, db: Any) -> None:
     world = await make_world(db, neighbours=1)
-    poll, (yes, no, _abstain) = await open_poll(db, world, allow_change=True, results_hidden_until_close=False)
+    poll, (yes, no, _abstain) = await open_poll(db, world, allow_change=True, results_hidden_until_close=False,
+                                                secret=False)
     voter = await log_in(make_client(), world.author)
     assert (await send(voter, "POST", f"/api/v1/polls/{poll.id}/ballots", {"choices": [yes]})).status_code == 201
     changed = await send(voter, "POST", f"/api/v1/polls/{poll.id}/ballots", {"choices": [no]})
@@ -120,3 +128,12 @@ async def test_polls_are_in_the_openapi_document(make_client: Any) -> None:
                  "/api/v1/polls/{poll_id}/results", "/api/v1/polls/{poll_id}/receipts/{code}"):
         assert path in document["paths"], path
     assert "post" in document["paths"]["/api/v1/polls/{poll_id}/ballots"]
+
+
+async def test_secret_polls_never_show_live_results(make_client: Any, db: Any) -> None:
+    world = await make_world(db, neighbours=1)
+    poll, (yes, _no, _abstain) = await open_poll(db, world, results_hidden_until_close=False)
+    assert poll.secret and poll.results_hidden_until_close  # forced: the ballots are sealed until close
+    voter = await log_in(make_client(), world.author)
+    assert (await send(voter, "POST", f"/api/v1/polls/{poll.id}/ballots", {"choices": [yes]})).status_code == 201
+    assert (await make_client().get(f"/api/v1/polls/{poll.id}/results")).status_code == 409

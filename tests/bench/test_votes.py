@@ -127,6 +127,20 @@ def test_a_clean_storm_passes() -> None:
     assert result.figures()["duplicate_acknowledgements"] == 0 and "problems" not in result.figures()
 
 
+def test_a_secret_poll_is_checked_by_its_sealed_lookup_values() -> None:
+    """A secret poll's open ballot rows hold ``seal.lookup(key, poll, code)``, not the SHA-256."""
+    from consultation.voting.seal import lookup
+
+    def hash_of(code: str) -> str:
+        return lookup(KEY.encode(), 7, code)
+
+    log = log_of([(0, 1), (1, 1), (2, 1)], [(201, CODE[0]), (201, CODE[1]), (201, CODE[2])])
+    sealed_rows = [hash_of(CODE[v]) for v in (0, 1, 2)]
+    result = check_exactly_once(log, RECEIPTS, sealed_rows, {0, 1, 2}, hash_of=hash_of)
+    assert result.passed and result.stored_ballots == 3, result.problems
+    assert not check_exactly_once(log, RECEIPTS, sealed_rows, {0, 1, 2}).passed  # SHA-256 no longer matches
+
+
 def test_a_lost_acknowledged_ballot_fails() -> None:
     log = log_of([(0, 1), (1, 1)], [(201, CODE[0]), (201, CODE[1])])
     result = check_exactly_once(log, RECEIPTS, stored(0), {0})

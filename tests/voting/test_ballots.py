@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consultation.errors import Conflict, DomainError, Forbidden, InvalidState, ValidationFailed
 from consultation.policy import Actor
-from consultation.voting import ballots, queries, services
+from consultation.voting import ballots, queries, seal, services
 from consultation.voting.models import Ballot, Channel, PollVoter
 from tests.deliberation.helpers import World, make_world
 from tests.factories import verified_resident
@@ -46,8 +46,14 @@ async def test_a_secret_ballot_gives_a_receipt_and_keeps_no_link_to_the_voter(db
     done = await cast(db, world, world.author, poll, [option(poll, "yes")])
     assert re.match(CODE_RE, done.receipt) and done.changed is False
     stored = await db.scalar(select(Ballot).where(Ballot.poll_id == poll.id))
-    assert stored.voter_id is None and stored.channel is None and stored.choices == [option(poll, "yes")]
-    assert stored.receipt_hash == hashlib.sha256(done.receipt.encode()).hexdigest()
+    # Sealed while open: no choices in clear, and the row is found by a keyed lookup value, not by the
+    # SHA-256 the chain will publish.
+    assert stored.voter_id is None and stored.channel is None and stored.choices is None
+    assert stored.receipt_hash == seal.lookup(RECEIPT_KEY, poll.id, done.receipt)
+    assert stored.receipt_hash != hashlib.sha256(done.receipt.encode()).hexdigest()
+    opened = seal.unseal(RECEIPT_KEY, poll.id, stored.sealed)
+    assert opened.choices == (option(poll, "yes"),)
+    assert opened.receipt_hash == hashlib.sha256(done.receipt.encode()).hexdigest()
     assert uuid.UUID(stored.id).version == 4
     entry = await db.scalar(select(PollVoter).where(PollVoter.poll_id == poll.id,
                                                     PollVoter.user_id == world.author.id))
@@ -78,7 +84,7 @@ async def test_ballot_ids_do_not_follow_the_voting_order(db: Any) -> None:
     world = await make_world(db, neighbours=9)
     poll = await make_poll(db, world)
     receipts = [(await cast(db, world, person, poll, [option(poll, "yes")])).receipt for person in voters_of(world)]
-    in_order = [hashlib.sha256(code.encode()).hexdigest() for code in receipts]
+    in_order = [seal.lookup(RECEIPT_KEY, poll.id, code) for code in receipts]
     by_id = list((await db.scalars(select(Ballot.receipt_hash).where(Ballot.poll_id == poll.id)
                                    .order_by(Ballot.id))).all())
     assert sorted(by_id) == sorted(in_order) and by_id != in_order  # 10 ballots: 1 in 3.6 million by chance
@@ -99,11 +105,12 @@ async def test_owners_vote_for_their_household_with_its_floor_area(db: Any) -> N
     stored = await db.scalar(select(Ballot).where(Ballot.poll_id == poll.id))
     assert stored.weight == Decimal("81.50") and stored.voter_id is not None  # open, signed
     # neighbours[2] lives in the same household as the author: the household has voted.
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as refused:
         await cast(db, world, world.neighbours[2], poll, [option(poll, "no")])
-    # And sees the household's receipt.
-    mine = await ballots.receipt_for(db, resident(world.neighbours[2], world), poll, receipt_key=RECEIPT_KEY)
-    assert mine is not None
+    assert refused.value.message.msgid == ballots.HOUSEHOLD_VOTED
+    # Only the member who cast it sees the household's receipt.
+    assert await ballots.receipt_for(db, resident(world.neighbours[2], world), poll, receipt_key=RECEIPT_KEY) is None
+    assert await ballots.receipt_for(db, resident(world.author, world), poll, receipt_key=RECEIPT_KEY)
 
 
 async def test_one_ballot_per_household(db: Any) -> None:
@@ -125,7 +132,7 @@ async def test_changing_a_vote_replaces_the_ballot(db: Any) -> None:
     second = await cast(db, world, world.author, poll, [option(poll, "no")])
     assert second.changed and second.receipt == first.receipt
     assert await ballot_count(db, poll) == 1
-    await services.close_poll(db, worker(world), poll)
+    await services.close_poll(db, worker(world), poll, receipt_key=RECEIPT_KEY)
     assert poll.result is not None
     assert [(o["code"], o["ballots"]) for o in poll.result["options"]] == [("yes", 0), ("no", 1), ("abstain", 0)]
     entry = await queries.find_receipt(db, poll, first.receipt.lower().replace("-", " "))
@@ -139,7 +146,7 @@ async def test_receipts_are_found_only_after_close(db: Any) -> None:
     poll = await make_poll(db, world)
     code = (await cast(db, world, world.author, poll, [option(poll, "abstain")])).receipt
     assert await queries.find_receipt(db, poll, code) is None
-    await services.close_poll(db, worker(world), poll)
+    await services.close_poll(db, worker(world), poll, receipt_key=RECEIPT_KEY)
     entry = await queries.find_receipt(db, poll, code)
     assert entry is not None and entry.seq == 1 and entry.weight == "1.00"
 
@@ -192,7 +199,7 @@ async def test_voting_outside_the_window_is_refused(db: Any) -> None:
     late = await refused(db, poll, InvalidState, cast(db, world, world.author, poll, [option(poll, "yes")],
                                                       now=poll.closes_at + timedelta(seconds=1)))
     assert late.message.msgid.startswith("This poll has closed")
-    await services.close_poll(db, worker(world), poll)
+    await services.close_poll(db, worker(world), poll, receipt_key=RECEIPT_KEY)
     await refused(db, poll, InvalidState, cast(db, world, world.author, poll, [option(poll, "yes")]))
 
 

@@ -19,6 +19,7 @@ from consultation.accounts.models import Role, User
 from consultation.db import utcnow
 from consultation.deliberation.models import Topic, TopicState
 from consultation.deliberation.resolution_models import Method, Resolution
+from consultation.voting import seal
 from consultation.voting.models import (
     Ballot,
     PaperBatch,
@@ -51,8 +52,21 @@ def poll_form(**overrides: str) -> dict[str, str]:
     return form | overrides
 
 
+APP_KEY = b"test-secret-key-that-is-long-enough-000"  # tests/conftest.py settings.secret_key
+
+
 async def ballots(db: Any, poll_id: int) -> int:
-    return int(await db.scalar(select(func.count(Ballot.id)).where(Ballot.poll_id == poll_id)) or 0)
+    """Ballots stored: the rows while open; after close a secret poll's rows are gone and its ballots
+    are the published chain entries."""
+    rows = await db.scalar(select(func.count(Ballot.id)).where(Ballot.poll_id == poll_id)) or 0
+    published = await db.scalar(select(func.count(PollChainEntry.id)).where(PollChainEntry.poll_id == poll_id)) or 0
+    return int(max(rows, published))
+
+
+async def stored_choices(db: Any, poll_id: int) -> list[int]:
+    """The one ballot of an open secret poll, unsealed with the app's key."""
+    sealed = await db.scalar(select(Ballot.sealed).where(Ballot.poll_id == poll_id))
+    return list(seal.unseal(APP_KEY, poll_id, sealed).choices)
 
 
 async def create_and_open(db: Any, worker: WebClient, world: World, **overrides: str) -> Poll:
@@ -159,8 +173,7 @@ async def test_every_bad_ballot_is_refused_beside_the_choices_and_counts_nothing
     twice = await voter.submit(url, {"choice": str(south)})
     assert twice.status_code == 409 and "You have already voted in this poll." in text_of(twice.text)
     assert await ballots(db, poll.id) == 1
-    stored = await db.scalar(select(Ballot.choices).where(Ballot.poll_id == poll.id))
-    assert stored == [north]
+    assert await stored_choices(db, poll.id) == [north]
 
     unverified = await log_in(make_client(), world.unverified)
     refused = await unverified.submit(url, {"choice": str(north)})
@@ -210,12 +223,12 @@ async def test_changing_a_vote_where_allowed_and_ranked_ballots_without_script(m
     changed = await voter.submit(f"/polls/{poll.id}/vote", {"rank_1": str(c), "rank_2": str(b)})
     assert changed.status_code == 303
     assert await ballots(db, poll.id) == 1
-    assert await db.scalar(select(Ballot.choices).where(Ballot.poll_id == poll.id)) == [c, b]
+    assert await stored_choices(db, poll.id) == [c, b]
     for neighbour in world.neighbours:
         client = await log_in(make_client(), neighbour)
         await client.submit(f"/polls/{poll.id}/vote", {"rank_1": str(a), "rank_2": str(b)})
-    interim = await voter.get(f"/polls/{poll.id}/results")  # this poll shows its count while open
-    assert interim.status_code == 200 and "not the result" in text_of(interim.text)
+    interim = await voter.get(f"/polls/{poll.id}/results")  # secret: sealed, so never a count while open
+    assert interim.status_code != 200 and "not the result" not in text_of(interim.text)
     await worker.submit(f"/worker/polls/{poll.id}/close")
     results = text_of((await voter.get(f"/polls/{poll.id}/results")).text)
     assert "Round 1" in results and "wins" in results

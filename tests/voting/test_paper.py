@@ -60,9 +60,9 @@ async def test_a_batch_counts_only_once_a_second_worker_confirms_it(db: Any) -> 
         await ballots.cast_ballot(db, resident(world.neighbours[0], world), poll, [no], receipt_key=RECEIPT_KEY)
     assert again.value.message.msgid == ballots.VOTED_ON_PAPER
     with pytest.raises(InvalidState):  # handled already
-        await paper.confirm_paper_batch(db, await second_worker(db, world), batch)
+        await paper.confirm_paper_batch(db, await second_worker(db, world), batch, receipt_key=RECEIPT_KEY)
     await ballots.cast_ballot(db, resident(world.author, world), poll, [yes], receipt_key=RECEIPT_KEY)
-    await services.close_poll(db, worker(world), poll)
+    await services.close_poll(db, worker(world), poll, receipt_key=RECEIPT_KEY)
     assert poll.result is not None and (poll.result["offline"], poll.result["online"]) == (2, 1)
     audited = (await db.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "paper_batch",
                                                                 AuditEvent.object_id == str(batch.id)))).all()
@@ -136,7 +136,7 @@ async def test_workers_of_another_community_and_residents_cannot_touch_paper_bal
             await paper.record_paper_batch(db, who, poll, entry)
     batch = await queries.get_paper_batch(db, poll, (await paper.record_paper_batch(db, worker(world), poll, entry)).id)
     with pytest.raises(Forbidden):
-        await paper.confirm_paper_batch(db, actor_of(world.worker_b, world), batch)
+        await paper.confirm_paper_batch(db, actor_of(world.worker_b, world), batch, receipt_key=RECEIPT_KEY)
     with pytest.raises(Forbidden):
         await paper.reject_paper_batch(db, actor_of(world.worker_b, world), batch, "不是我的社区")
     # An admin is a different person from the recorder, so may confirm.
@@ -146,10 +146,10 @@ async def test_workers_of_another_community_and_residents_cannot_touch_paper_bal
     closed = await make_poll(db, world)
     pending = await paper.record_paper_batch(db, worker(world), closed, [
         PaperDraft(await roll_id(db, closed, user=world.author), [option(closed, "no")])])
-    await services.close_poll(db, worker(world), closed)
+    await services.close_poll(db, worker(world), closed, receipt_key=RECEIPT_KEY)
     assert closed.result is not None and closed.result["pending_paper_batches"] == 1
     with pytest.raises(InvalidState):
         await paper.confirm_paper_batch(db, await second_worker(db, world),
-                                        await queries.get_paper_batch(db, closed, pending.id))
+                                        await queries.get_paper_batch(db, closed, pending.id), receipt_key=RECEIPT_KEY)
     with pytest.raises(InvalidState):
         await paper.record_paper_batch(db, worker(world), closed, entry)

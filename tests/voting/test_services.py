@@ -142,15 +142,24 @@ async def test_the_area_is_a_path_prefix(db: Any) -> None:
 
 async def test_household_and_owner_rolls(db: Any) -> None:
     world = await make_world(db)
-    await outside_household(db, world, floor_area=None, with_resident=False)
+    unknown, _ = await outside_household(db, world, floor_area=None, with_resident=False)
     households = await make_poll(db, world, eligibility="households")
-    owners = await make_poll(db, world, eligibility="owners", rule="art278_ordinary")
     assert households.eligible_count == 4 and households.excluded_count is None
-    # Owners: one entry per household with a floor area, weighted by it; the one without is counted apart.
-    assert owners.eligible_count == 3 and owners.excluded_count == 1
-    assert owners.eligible_area == Decimal("81.50") + Decimal("82.50") + Decimal("83.50")
+    # Owners: a home without a floor area would shrink the art. 278 denominators: refused until entered.
+    draft_poll = await make_poll(db, world, eligibility="owners", rule="art278_ordinary", opened=False)
+    with pytest.raises(InvalidState) as refused:
+        await services.open_poll(db, worker(world), draft_poll)
+    assert refused.value.message.msgid == services.NO_FLOOR_AREA and refused.value.message.params == {"n": 1}
+    assert draft_poll.state is PollState.draft
+    unknown.floor_area = Decimal("60.00")
+    await db.flush()
+    await services.open_poll(db, worker(world), draft_poll)
+    owners = await queries.get_poll(db, draft_poll.id)
+    # One entry per household, weighted by its floor area; nobody left off.
+    assert owners.eligible_count == 4 and owners.excluded_count == 0
+    assert owners.eligible_area == Decimal("60.00") + Decimal("81.50") + Decimal("82.50") + Decimal("83.50")
     weights = sorted((await db.scalars(select(PollVoter.weight).where(PollVoter.poll_id == owners.id))).all())
-    assert weights == [Decimal("81.50"), Decimal("82.50"), Decimal("83.50")]
+    assert weights == [Decimal("60.00"), Decimal("81.50"), Decimal("82.50"), Decimal("83.50")]
 
 
 # --- cancelling ---------------------------------------------------------------------------------------
@@ -166,7 +175,7 @@ async def test_cancelling_needs_a_reason_and_stops_voting(db: Any) -> None:
         await ballots.cast_ballot(db, resident(world.author, world), poll, [option(poll, "yes")],
                                   receipt_key=RECEIPT_KEY)
     with pytest.raises(InvalidState):
-        await services.close_poll(db, worker(world), poll)
+        await services.close_poll(db, worker(world), poll, receipt_key=RECEIPT_KEY)
     assert await actions(db, poll.id) == ["poll.created", "poll.opened", "poll.cancelled"]
 
 
@@ -178,7 +187,7 @@ async def test_closing_counts_applies_the_rule_and_publishes_the_chain(db: Any) 
     yes, no = voters_of(world)[:3], voters_of(world)[3:]
     await vote(db, world, poll, yes, "yes")
     await vote(db, world, poll, no, "no")
-    await services.close_poll(db, worker(world), poll)
+    await services.close_poll(db, worker(world), poll, receipt_key=RECEIPT_KEY)
     result = queries.results(poll)
     assert result is not None and result["passed"] is True
     assert [(o["code"], o["ballots"], o["weight"]) for o in result["options"]] == [
@@ -194,7 +203,7 @@ async def test_closing_counts_applies_the_rule_and_publishes_the_chain(db: Any) 
         k: result[k] for k in ("options", "passed", "measures")}
     # Closing again changes nothing.
     head = poll.chain_head
-    await services.close_poll(db, worker(world), poll)
+    await services.close_poll(db, worker(world), poll, receipt_key=RECEIPT_KEY)
     assert poll.chain_head == head
     assert await db.scalar(select(func.count(PollChainEntry.id)).where(PollChainEntry.poll_id == poll.id)) == 4
     assert (await actions(db, poll.id)).count("poll.closed") == 1
@@ -203,7 +212,7 @@ async def test_closing_counts_applies_the_rule_and_publishes_the_chain(db: Any) 
 async def test_an_empty_poll_closes_with_the_genesis_head_and_fails(db: Any) -> None:
     world = await make_world(db)
     poll = await make_poll(db, world)
-    await services.close_poll(db, worker(world), poll)
+    await services.close_poll(db, worker(world), poll, receipt_key=RECEIPT_KEY)
     assert poll.chain_head == chain.GENESIS and poll.result is not None and poll.result["passed"] is False
 
 
@@ -214,7 +223,7 @@ async def test_an_owners_decision_under_article_278(db: Any) -> None:
     people = voters_of(world)  # author: household 0; neighbours 0..2: households 1, 2, 0
     await vote(db, world, poll, [people[0], people[1]], "yes")
     await vote(db, world, poll, [people[2]], "no")
-    await services.close_poll(db, worker(world), poll)
+    await services.close_poll(db, worker(world), poll, receipt_key=RECEIPT_KEY)
     result = poll.result
     assert result is not None
     assert result["eligible_area"] == "247.50" and result["cast_area"] == "247.50"
@@ -230,7 +239,7 @@ async def test_ranked_polls_store_their_rounds(db: Any) -> None:
     papers = [[a, b], [b, a], [c, b], [a, c]]
     for person, choices in zip(voters_of(world), papers, strict=True):
         await ballots.cast_ballot(db, resident(person, world), poll, choices, receipt_key=RECEIPT_KEY)
-    await services.close_poll(db, worker(world), poll)
+    await services.close_poll(db, worker(world), poll, receipt_key=RECEIPT_KEY)
     result = poll.result
     assert result is not None and result["rounds"] is not None and len(result["rounds"]) >= 2
     assert result["winner"] == a and result["leader"] == a
@@ -243,11 +252,11 @@ async def test_due_polls_close_by_themselves(db: Any) -> None:
     poll = await make_poll(db, world)
     await vote(db, world, poll, [world.author], "yes")
     await move_closing(db, poll, utcnow() + timedelta(hours=1))
-    assert await reminders.close_due_polls(db) == 0
-    assert await reminders.close_due_polls(db, now=utcnow() + timedelta(hours=2)) == 1
+    assert await reminders.close_due_polls(db, receipt_key=RECEIPT_KEY) == 0
+    assert await reminders.close_due_polls(db, now=utcnow() + timedelta(hours=2), receipt_key=RECEIPT_KEY) == 1
     poll = await queries.get_poll(db, poll.id)
     assert poll.state is PollState.closed and poll.result is not None and poll.result["ballots"] == 1
-    assert await reminders.close_due_polls(db, now=utcnow() + timedelta(hours=2)) == 0
+    assert await reminders.close_due_polls(db, now=utcnow() + timedelta(hours=2), receipt_key=RECEIPT_KEY) == 0
     closed = await db.scalar(select(AuditEvent).where(AuditEvent.action == "poll.closed",
                                                       AuditEvent.object_id == str(poll.id)))
     assert closed is not None and closed.actor_id is None
@@ -280,7 +289,7 @@ async def test_a_topic_poll_hands_its_decision_to_the_resolution(db: Any) -> Non
     await vote(db, world, poll, voters_of(world)[1:], "no")
     with pytest.raises(InvalidState):
         services.decision_for_topic(poll)
-    await services.close_poll(db, worker(world), poll)
+    await services.close_poll(db, worker(world), poll, receipt_key=RECEIPT_KEY)
     outcome = services.decision_for_topic(poll)
     assert outcome.reference == f"poll:{poll.id}" and outcome.eligible == 4 and outcome.ballots_cast == 4
     assert outcome.counts == (("赞成", 1), ("反对", 3), ("弃权", 0)) and outcome.passed is False
@@ -318,7 +327,7 @@ async def test_permission_matrix(db: Any) -> None:
         services.update_poll(db, other, draft_poll, draft()),
         services.open_poll(db, other, draft_poll),
         services.cancel_poll(db, other, poll, "无理由"),
-        services.close_poll(db, other, poll),
+        services.close_poll(db, other, poll, receipt_key=RECEIPT_KEY),
         services.create_poll(db, resident(world.author, world), world.city.community_a, draft()),
     ]
     for attempt in attempts:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from consultation.accounts.models import User
 from consultation.areas import queries as area_queries
-from consultation.areas.models import Area, AreaLevel, Household
+from consultation.areas.models import Area, AreaLevel
 from consultation.clock import local_today
 from consultation.deliberation import queries as topic_queries
 from consultation.deliberation import resolutions
@@ -38,10 +38,10 @@ from consultation.voting.models import (
     Channel,
     Eligibility,
     PaperBatch,
+    PaperBatchState,
     Poll,
     PollKind,
     PollState,
-    PollVoter,
     RuleKind,
 )
 from consultation.voting.queries import RollRow
@@ -65,7 +65,8 @@ TOGGLES = (
     ("secret", N_("Secret ballot"),
      N_("Who voted is kept apart from what was chosen. Owners' joint decisions are always signed (open) ballots.")),
     ("results_hidden_until_close", N_("Hide results until the poll closes"),
-     N_("Nobody, workers included, sees counts while voting runs.")),
+     N_("Nobody, workers included, sees counts while voting runs. Secret polls always hide their results until "
+        "close: their ballots stay sealed until then.")),
     ("allow_change", N_("Voters may change their vote until the poll closes"), N_("Only the last ballot counts.")),
 )
 
@@ -259,7 +260,12 @@ async def _manage_context(ctx: Ctx, poll: Poll) -> dict[str, Any]:
     voters = {row.voter_id: row for row in await roll_rows(
         ctx, poll, [entry.voter_id for batch in batches for entry in batch.entries])}
     people = await _names(ctx, {i for batch in batches for i in (batch.recorded_by_id, batch.confirmed_by_id) if i})
+    missing_area = (await services.households_without_area(ctx.db, poll.area)
+                    if poll.state is PollState.draft and poll.eligibility is Eligibility.owners else 0)
     return {
+        "pending_batches": sum(1 for b in batches if b.state is PaperBatchState.pending),
+        "missing_area": missing_area,
+        "households_url": _households_url(poll.area),
         "poll": poll, "options": poll.options, "topic": topic, "explained": explain(poll),
         "roll_text": roll_text(poll),
         "voted_text": _("{voted} of {eligible} ({offline} on paper)", voted=turnout.voted,
@@ -267,6 +273,13 @@ async def _manage_context(ctx: Ctx, poll: Poll) -> dict[str, Any]:
         "batches": [_batch_view(poll, batch, voters, people, ctx.actor.user_id) for batch in batches],
         "may_hand_off": may_record_from(ctx.actor, poll, topic), **LIMITS,
     }
+
+
+def _households_url(area: Area) -> str | None:
+    """The households page of the poll's community (where floor areas are entered), if it has one."""
+    community = (area.id if area.level is AreaLevel.community
+                 else area.parent_id if area.level is AreaLevel.compound else None)
+    return f"/worker/communities/{community}/households" if community else None
 
 
 async def _names(ctx: Ctx, user_ids: set[int]) -> dict[int, str]:
@@ -307,9 +320,30 @@ async def open_poll(request: Request, ctx: Ctx) -> Response:
 @routes.post("/worker/polls/{poll_id:int}/close", name="poll_close")
 async def close_poll(request: Request, ctx: Ctx) -> Response:
     poll = await managed_poll(request, ctx)
-    await services.close_poll(ctx.db, ctx.actor, poll)
+    form = await form_fields(request)
+    if poll.state is PollState.open and form.get("confirm_pending") != "1" and await polls.pending_batch_count(
+            ctx.db, poll):
+        ctx.flash(_("Paper batches are still waiting for confirmation. Confirm or reject them first, or tick "
+                    "the box to close anyway (they will be rejected and not counted)."), "error")
+        return redirect(f"/worker/polls/{poll.id}")
+    await services.close_poll(ctx.db, ctx.actor, poll, receipt_key=receipt_key(ctx))
     ctx.flash(_("The poll is closed; the result and the ballot list are published."))
     return redirect(f"/polls/{poll.id}/results")
+
+
+@routes.post("/worker/polls/{poll_id:int}/verify", name="poll_verify")
+async def verify_chain(request: Request, ctx: Ctx) -> Response:
+    """Recompute the check of the published ballot list now (links, final fingerprint, recount)."""
+    poll = await managed_poll(request, ctx)
+    if poll.state is not PollState.closed:
+        raise NotFound()
+    check = await polls.verify_again(ctx.db, poll)
+    if check.intact and check.recount_matches:
+        ctx.flash(_("Checked again just now: the ballot list is intact and the recount matches the result."))
+    else:
+        ctx.flash(_("Checked again just now: the ballot list does NOT match what was published. Tell the "
+                    "district office."), "error")
+    return redirect(f"/polls/{poll.id}/ballots")
 
 
 @routes.post("/worker/polls/{poll_id:int}/cancel", name="poll_cancel")
@@ -326,26 +360,8 @@ async def cancel_poll(request: Request, ctx: Ctx) -> Response:
 
 # --- paper ballots -------------------------------------------------------------------------------
 
-# The roll rows of given entries. NOTE for voting-domain: a minimal addition kept here because
-# ``queries.roll_for_paper`` searches by text only; ``queries.roll_entries(session, poll, voter_ids)``
-# would be its home.
 async def roll_rows(ctx: Ctx, poll: Poll, voter_ids: list[int]) -> list[RollRow]:
-    if not voter_ids:
-        return []
-    member = User.household_id == PollVoter.household_id if poll.by_household else User.id == PollVoter.user_id
-    household_of = PollVoter.household_id if poll.by_household else User.household_id
-    rows = (await ctx.db.execute(
-        select(PollVoter, User.display_name, Household.address)
-        .outerjoin(User, member & User.deleted_at.is_(None))
-        .outerjoin(Household, Household.id == household_of)
-        .where(PollVoter.poll_id == poll.id, PollVoter.id.in_(voter_ids)).order_by(PollVoter.id))).all()
-    grouped: dict[int, tuple[PollVoter, list[str], str | None]] = {}
-    for voter, name, address in rows:
-        _voter, names, _address = grouped.setdefault(voter.id, (voter, [], address))
-        if name and name not in names:
-            names.append(name)
-    return [RollRow(v.id, "、".join(names) or None, address, v.weight, v.voted_at, v.channel, False)
-            for v, names, address in grouped.values()]
+    return await polls.roll_entries(ctx.db, poll, voter_ids)
 
 
 def _roll_label(row: RollRow) -> str:

@@ -15,7 +15,6 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,8 +26,7 @@ from consultation.errors import N_, Conflict, Forbidden, InvalidState, NotFound,
 from consultation.policy import Actor, can
 from consultation.validation import parse_id
 from consultation.voting import ballots as casting
-from consultation.voting import chain as chain_module
-from consultation.voting import policy, rules, services, tally
+from consultation.voting import policy, rules
 from consultation.voting import queries as polls
 from consultation.voting.models import Eligibility, Poll, PollChainEntry, PollKind, PollState, RuleKind
 from web import exports
@@ -463,16 +461,9 @@ class PageInfo:
         return self.number < self.pages
 
 
-# Paged reads of the published chain. NOTE for voting-domain: a minimal addition kept here because
-# ``queries.chain_entries`` loads the whole list; ``queries.chain_page(session, poll, after_seq, limit)``
-# would be its home.
 async def chain_page(ctx: Ctx, poll: Poll, *, after_seq: int, limit: int) -> list[PollChainEntry]:
     """Entries with ``seq`` after ``after_seq``, in order (empty before close)."""
-    if poll.state is not PollState.closed:
-        return []
-    return list((await ctx.db.scalars(
-        select(PollChainEntry).where(PollChainEntry.poll_id == poll.id, PollChainEntry.seq > after_seq)
-        .order_by(PollChainEntry.seq).limit(limit))).all())
+    return await polls.chain_page(ctx.db, poll, after_seq=after_seq, limit=limit)
 
 
 async def all_entries(ctx: Ctx, poll: Poll) -> AsyncIterator[PollChainEntry]:
@@ -487,38 +478,13 @@ async def all_entries(ctx: Ctx, poll: Poll) -> AsyncIterator[PollChainEntry]:
         after = batch[-1].seq
 
 
-@dataclass(frozen=True)
-class ChainCheck:
-    entries: int
-    first_bad: int | None  # 1-based number of the first entry that does not fit; None when intact
-    recount_matches: bool
-
-    @property
-    def intact(self) -> bool:
-        return self.first_bad is None
-
-
-def _comparable(result: dict[str, Any]) -> tuple[Any, ...]:
-    return (result["passed"], result["winner"], result["ballots"], result["cast_area"], result.get("rounds"),
-            [(o["id"], o["ballots"], o["weight"]) for o in result["options"]])
+ChainCheck = polls.ChainCheck
 
 
 async def check_chain(ctx: Ctx, poll: Poll) -> ChainCheck:
-    """Verify the published chain link by link against the head announced at close, and recount it:
-    the same count over the published ballots must give the announced result."""
-    prev, count, first_bad = chain_module.GENESIS, 0, None
-    counted = []
-    async for entry in all_entries(ctx, poll):
-        count += 1
-        expected = chain_module.entry_hash(prev, count, entry.receipt_hash, entry.choices, entry.weight)
-        if first_bad is None and (entry.seq != count or entry.prev_hash != prev or entry.hash != expected):
-            first_bad = count
-        prev = entry.hash
-        counted.append(tally.CountedBallot(tuple(entry.choices), Fraction(Decimal(entry.weight))))
-    if first_bad is None and prev != (poll.chain_head or chain_module.GENESIS):
-        first_bad = count
-    recount = services.compute_result(poll, poll.options, counted, offline=int((poll.result or {}).get("offline", 0)))
-    return ChainCheck(count, first_bad, poll.result is not None and _comparable(recount) == _comparable(poll.result))
+    """The check of the published chain (links against the head announced at close, and the recount),
+    computed once at close and stored on the poll; workers can recompute it ("verify again")."""
+    return await polls.chain_check(ctx.db, poll)
 
 
 @routes.get(f"{POLL}/ballots", name="poll_ballots")
@@ -534,6 +500,7 @@ async def ballots_page(request: Request, ctx: Ctx) -> Response:
         "poll": poll, "entries": [entry_view(poll, e) for e in entries], "total": check.entries,
         "page": PageInfo(number, pages), "chain_intact": check.intact, "chain_problem": problem,
         "recount_matches": check.recount_matches, "weighted": poll.eligibility is Eligibility.owners,
+        "checked_at": check.checked_at, "can_manage": can(ctx.actor, "voting.manage", poll),
         "highlight": parse_id(request.query_params.get("entry")),
     })
 
