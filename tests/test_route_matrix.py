@@ -101,7 +101,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/polls": "api_area_query", "/api/v1/polls/{poll_id:int}": "api_public_missing",
     "/api/v1/polls/{poll_id:int}/ballots": "api_public_missing",
     "/api/v1/polls/{poll_id:int}/results": "api_public_missing",
-    "/api/v1/polls/{poll_id:int}/receipts/{code:str}": "api_public_missing",
+    "/api/v1/polls/{poll_id:int}/receipts": "api_lookup_missing",
 }
 
 
@@ -115,7 +115,7 @@ def expected(kind: str, role: str) -> int | None:
     # The JSON API: reads like pages; writes answer 401 JSON (no redirect) when anonymous.
     if kind == "api_public":
         return 200
-    if kind == "api_public_missing":
+    if kind in {"api_public_missing", "api_lookup_missing"}:
         return 404
     if kind == "api_area_query":  # needs ?area=, so the bare URL is a 422 for everyone
         return 422
@@ -143,6 +143,8 @@ def expected(kind: str, role: str) -> int | None:
 
 def refused_post(kind: str, role: str) -> int | None:
     """The status a refused role gets from an unsafe request (None: the role is allowed)."""
+    if kind == "api_lookup_missing":  # a POST that only looks up (the receipt check): open to anyone
+        return 404
     if kind.startswith("api_"):  # API writes: signed in first (401 JSON), then the (missing) object
         return 401 if role == "anonymous" else (404 if kind.endswith("_missing") else None)
     status = expected(kind, role)

@@ -88,10 +88,11 @@ async def test_cast_once_then_results_chain_and_receipt(make_client: Any, db: An
     assert body["items"][0]["choices"] == [yes] and body["items"][0]["hash"] == body["chain_head"]
     assert_matches("BallotList", body)
     assert_no_personal_data(chain, world.author)
-    found = await reader.get(f"/api/v1/polls/{poll.id}/receipts/{receipt.lower()}")
+    found = await send(reader, "POST", f"/api/v1/polls/{poll.id}/receipts", {"code": receipt.lower()})
     assert found.status_code == 200 and found.json() == body["items"][0]
-    missing = await reader.get(f"/api/v1/polls/{poll.id}/receipts/0000-0000-0000")
+    missing = await send(reader, "POST", f"/api/v1/polls/{poll.id}/receipts", {"code": "0000-0000-0000"})
     assert missing.status_code == 404
+    assert (await send(reader, "POST", f"/api/v1/polls/{poll.id}/receipts", {"code": ""})).status_code == 422
     late = await send(voter, "POST", f"/api/v1/polls/{poll.id}/ballots", {"choices": [no]})
     assert late.status_code == 409 and await count(db, poll) == 1
 
@@ -125,7 +126,7 @@ async def test_drafts_are_missing_and_the_area_is_required(make_client: Any, db:
 async def test_polls_are_in_the_openapi_document(make_client: Any) -> None:
     document = (await make_client().get("/api/v1/openapi.json")).json()
     for path in ("/api/v1/polls", "/api/v1/polls/{poll_id}", "/api/v1/polls/{poll_id}/ballots",
-                 "/api/v1/polls/{poll_id}/results", "/api/v1/polls/{poll_id}/receipts/{code}"):
+                 "/api/v1/polls/{poll_id}/results", "/api/v1/polls/{poll_id}/receipts"):
         assert path in document["paths"], path
     assert "post" in document["paths"]["/api/v1/polls/{poll_id}/ballots"]
 

@@ -133,10 +133,12 @@ async def test_create_open_vote_close_results_and_receipt(make_client: Any, db: 
     listing = await voter.get(f"/polls/{poll.id}/ballots")
     assert "all 4 entries link up" in text_of(listing.text)
     assert "it matches the announced result" in text_of(listing.text)
-    found = await voter.get(f"/polls/{poll.id}/receipt", params={"code": receipt.group(1).lower()})
+    found = await voter.submit(f"/polls/{poll.id}/receipt", {"code": receipt.group(1).lower()})
     assert found.status_code == 200 and "Your ballot is in the list" in text_of(found.text)
     assert "安装在北院" in section(found.text, "section", 'class="card found-ballot"')
-    wrong = await voter.get(f"/polls/{poll.id}/receipt", params={"code": "0000-0000-0000"})
+    wrong = await voter.submit(f"/polls/{poll.id}/receipt", {"code": "0000-0000-0000"})
+    ignored = await voter.get(f"/polls/{poll.id}/receipt", params={"code": receipt.group(1)})  # never from a URL
+    assert ignored.status_code == 200 and "Your ballot is in the list" not in text_of(ignored.text)
     assert wrong.status_code == 422 and "No ballot in this poll" in wrong.text
 
     late = await voter.submit(f"/polls/{poll.id}/vote", {"choice": str(south)})

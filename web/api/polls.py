@@ -254,11 +254,22 @@ async def api_ballots(request: Request, ctx: Ctx) -> Response:
                "chain_head": poll.chain_head, "chain_intact": check.intact, "recount_matches": check.recount_matches})
 
 
-@routes.endpoint(f"{POLL}/receipts/{{code:str}}", summary="Find a ballot in the published list by its receipt code",
-                 tag=TAG, responses={200: ("The ballot's entry", ChainEntrySchema)})
+ReceiptQuery = Schema("ReceiptQuery", {
+    "code": {"type": "string", "maxLength": 40, "description": "The receipt code; dashes and case do not matter."},
+}, required=("code",))
+
+
+@routes.endpoint(f"{POLL}/receipts", "POST", summary="Find a ballot in the published list by its receipt code",
+                 tag=TAG, request=ReceiptQuery, responses={200: ("The ballot's entry", ChainEntrySchema)})
 async def api_receipt(request: Request, ctx: Ctx) -> Response:
+    """POST so that the code is never in a URL (access logs keep URLs beside the caller's IP). Changes
+    nothing; anyone may ask, with the CSRF header like every unsafe request."""
     poll = await _closed(request, ctx)
-    entry = await polls.find_receipt(ctx.db, poll, request.path_params["code"][:40])
+    body = await json_body(request, ReceiptQuery)
+    code = body.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise ValidationFailed({"code": msg("Enter the receipt code.")})
+    entry = await polls.find_receipt(ctx.db, poll, code[:40])
     if entry is None:
         raise NotFound(msg("No ballot in this poll's list has this receipt code. Check the code for typos."))
     return ok(chain_entry(entry))

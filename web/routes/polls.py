@@ -32,7 +32,7 @@ from consultation.voting.models import Eligibility, Poll, PollChainEntry, PollKi
 from web import exports
 from web.auth import require_user
 from web.context import Ctx
-from web.forms import redirect
+from web.forms import form_fields, redirect
 from web.i18n import current_locale, translate
 from web.i18n import gettext as _
 from web.ratelimit import limit
@@ -507,10 +507,20 @@ async def ballots_page(request: Request, ctx: Ctx) -> Response:
 
 @routes.get(f"{POLL}/receipt", name="poll_receipt")
 async def receipt_page(request: Request, ctx: Ctx) -> Response:
+    return await _receipt(request, ctx, "")
+
+
+@routes.post(f"{POLL}/receipt", name="poll_receipt_check")
+async def receipt_check(request: Request, ctx: Ctx) -> Response:
+    """The code travels in the body, never in the URL: addresses end up in access logs beside the
+    visitor's IP, which would tie a person to the receipt and so, after close, to the choice."""
+    return await _receipt(request, ctx, (await form_fields(request)).get("code", "")[:40])
+
+
+async def _receipt(request: Request, ctx: Ctx, code: str) -> Response:
     poll = await viewable_poll(ctx, request.path_params["poll_id"])
     if poll.state in (PollState.draft, PollState.cancelled):
         raise NotFound()
-    code = request.query_params.get("code", "")[:40]
     errors: dict[str, str] = {}
     entry = None
     if code.strip() and poll.state is PollState.closed:
