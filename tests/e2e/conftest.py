@@ -22,6 +22,14 @@ AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
 
+# Demo people of 多福巷社区 the journeys log in as (web/demo.py).
+DEMO_PASSWORD = "yishiting2026"
+COMMUNITY = "多福巷社区"
+WORKER = "13800000004"  # 张雨桐, community worker of 多福巷社区
+PROPOSER = "13800000005"  # 朱宇航, verified resident
+WANG = "13800000006"  # 王伟, verified resident
+LUO = "13800000007"  # 罗红梅, verified resident
+
 
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
@@ -115,3 +123,27 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def people(browser: Any, live_server: LiveServer) -> Iterator[dict[str, Any]]:
+    """A logged-in phone (page) for each person of the journey."""
+    contexts = []
+    pages: dict[str, Any] = {}
+    for who, phone in (("worker", WORKER), ("zhu", PROPOSER), ("wang", WANG), ("luo", LUO)):
+        context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
+                                      locale="zh-CN")
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(live_server.url + "/login")
+        page.get_by_label("手机号或邮箱").fill(phone)
+        page.get_by_label("密码").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="登录", exact=True).click()
+        page.wait_for_url(live_server.url + "/")
+        pages[who] = page
+    try:
+        yield pages
+    finally:
+        for context in contexts:
+            context.close()

@@ -8,7 +8,6 @@ Every page on the way gets an axe-core scan and a screenshot in test-artifacts/.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,11 @@ from typing import Any
 import pytest
 from babel import support
 
-from tests.e2e.conftest import PHONE, LiveServer, axe_violations, screenshot
+from tests.e2e.conftest import COMMUNITY, PHONE, LiveServer, axe_violations, screenshot
 from web.i18n import TIMEZONE, TRANSLATIONS_DIR
 
 pytestmark = pytest.mark.browser
 
-DEMO_PASSWORD = "yishiting2026"
-COMMUNITY = "多福巷社区"
-WORKER = "13800000004"  # 张雨桐, community worker of 多福巷社区
-PROPOSER = "13800000005"  # 朱宇航, verified resident
-WANG = "13800000006"  # 王伟, verified resident
-LUO = "13800000007"  # 罗红梅, verified resident
 # Overlaps the demo topic "3号楼楼道灯坏了", so the similar-topic suggestions have something to offer.
 TITLE = "3号楼楼道灯不亮，晚上看不见台阶"
 TITLE_START = "3号楼楼道灯"
@@ -58,30 +51,6 @@ def badge(page: Any) -> str:
 
 def main_text(page: Any) -> str:
     return str(page.locator("main").inner_text())
-
-
-@pytest.fixture
-def people(browser: Any, live_server: LiveServer) -> Iterator[dict[str, Any]]:
-    """A logged-in phone (page) for each person of the journey."""
-    contexts = []
-    pages: dict[str, Any] = {}
-    for who, phone in (("worker", WORKER), ("zhu", PROPOSER), ("wang", WANG), ("luo", LUO)):
-        context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
-                                      locale="zh-CN")
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(live_server.url + "/login")
-        page.get_by_label("手机号或邮箱").fill(phone)
-        page.get_by_label("密码").fill(DEMO_PASSWORD)
-        page.get_by_role("button", name="登录", exact=True).click()
-        page.wait_for_url(live_server.url + "/")
-        pages[who] = page
-    try:
-        yield pages
-    finally:
-        for context in contexts:
-            context.close()
 
 
 def small_jpeg(path: Path) -> Path:

@@ -11,7 +11,6 @@ Every page on the way gets an axe-core scan and a screenshot in test-artifacts/.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
@@ -19,14 +18,9 @@ from typing import Any
 import pytest
 
 from consultation.voting.rules import as_percent
-from tests.e2e.conftest import PHONE, LiveServer
+from tests.e2e.conftest import LiveServer
 from tests.e2e.test_deliberation_journey import (
     COMMUNITY,
-    DEMO_PASSWORD,
-    LUO,
-    PROPOSER,
-    WANG,
-    WORKER,
     ZH,
     labelled,
     main_text,
@@ -42,30 +36,6 @@ TITLE = "北院电动自行车充电桩安装位置"
 OPTIONS = ["北院自行车棚东侧", "北门保安亭旁", "暂不安装"]
 ART278_TITLE = "使用住宅专项维修资金维修2号院屋顶"  # the demo's closed owners' joint decision
 RECEIPT = re.compile(r"^[0-9A-Z]{4}(-[0-9A-Z]{4})+$")
-
-
-@pytest.fixture
-def people(browser: Any, live_server: LiveServer) -> Iterator[dict[str, Any]]:
-    """A logged-in phone (page) for each person of the journey."""
-    contexts = []
-    pages: dict[str, Any] = {}
-    for who, phone in (("worker", WORKER), ("zhu", PROPOSER), ("wang", WANG), ("luo", LUO)):
-        context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
-                                      locale="zh-CN")
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(live_server.url + "/login")
-        page.get_by_label("手机号或邮箱").fill(phone)
-        page.get_by_label("密码").fill(DEMO_PASSWORD)
-        page.get_by_role("button", name="登录", exact=True).click()
-        page.wait_for_url(live_server.url + "/")
-        pages[who] = page
-    try:
-        yield pages
-    finally:
-        for context in contexts:
-            context.close()
 
 
 def local(moment: datetime) -> str:
