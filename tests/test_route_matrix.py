@@ -98,6 +98,7 @@ ROUTES: dict[str, str] = {
     "/worker/polls/{poll_id:int}/paper/{batch_id:int}/reject": "console_missing",
     "/worker/polls/{poll_id:int}/resolution": "console_missing",
     "/worker/polls/{poll_id:int}/verify": "console_missing",
+    "/worker/polls/{poll_id:int}/signed": "console_missing",
     "/api/v1/polls": "api_area_query", "/api/v1/polls/{poll_id:int}": "api_public_missing",
     "/api/v1/polls/{poll_id:int}/ballots": "api_public_missing",
     "/api/v1/polls/{poll_id:int}/results": "api_public_missing",

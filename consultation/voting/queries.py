@@ -345,3 +345,34 @@ async def paper_batches(session: AsyncSession, poll: Poll) -> list[PaperBatch]:
     for batch in batches:
         set_committed_value(batch, "poll", poll)
     return batches
+
+
+@dataclass(frozen=True)
+class SignedBallot:
+    """One ballot of an open (signed) poll with who cast it: owners' joint decisions are signed."""
+
+    address: str | None  # the home (household and owners' polls)
+    voter: str | None  # who cast it (the member for a home; a paper ballot names no online voter)
+    choices: list[int]
+    weight: Decimal
+    channel: Channel | None
+
+
+async def signed_ballots(session: AsyncSession, poll: Poll, *, offset: int = 0,
+                         limit: int = 50) -> tuple[list[SignedBallot], int]:
+    """The signed ballots of an open (non-secret) poll, by address then name, and how many there are.
+    Staff only (the route requires ``voting.manage``); a secret poll has none to show."""
+    if poll.secret:
+        return [], 0
+    caster = func.coalesce(PollVoter.cast_by_id, PollVoter.user_id)
+    query = (select(Ballot.choices, Ballot.weight, PollVoter.channel, User.display_name, Household.address)
+             .join(PollVoter, PollVoter.id == Ballot.voter_id)
+             .outerjoin(User, (User.id == caster) & User.deleted_at.is_(None))
+             .outerjoin(Household, Household.id == PollVoter.household_id)
+             .where(Ballot.poll_id == poll.id))
+    total = int(await session.scalar(select(func.count(Ballot.id)).where(Ballot.poll_id == poll.id,
+                                                                        Ballot.voter_id.is_not(None))) or 0)
+    rows = (await session.execute(query.order_by(Household.address, User.display_name, Ballot.id)
+                                  .offset(offset).limit(limit))).all()
+    return [SignedBallot(address, name, list(choices or []), weight, channel)
+            for choices, weight, channel, name, address in rows], total

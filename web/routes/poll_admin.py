@@ -50,7 +50,16 @@ from web.forms import form_fields, id_list, int_or_none, invalid_form, redirect
 from web.i18n import gettext as _
 from web.i18n import translate
 from web.routes.meetings import local_input, parse_local
-from web.routes.polls import ballot_choices, choices_text, explain, may_record_from, receipt_key, roll_text
+from web.routes.polls import (
+    BALLOTS_PER_PAGE,
+    PageInfo,
+    ballot_choices,
+    choices_text,
+    explain,
+    may_record_from,
+    receipt_key,
+    roll_text,
+)
 from web.routes.worker import require_console
 from web.routing import RouteTable
 from web.templating import render
@@ -396,6 +405,23 @@ async def _paper_context(ctx: Ctx, poll: Poll, form: dict[str, str], voter_ids: 
                                                     else None)}
                  for row in await polls.roll_for_paper(ctx.db, poll, query)]
     return {"poll": poll, "options": poll.options, "entries": entries, "found": found, "form": form}
+
+
+@routes.get("/worker/polls/{poll_id:int}/signed", name="poll_signed")
+async def signed_ballots(request: Request, ctx: Ctx) -> Response:
+    """Who chose what, for open (signed) polls such as owners' joint decisions: staff only, because it
+    names people and homes. A secret poll has no such list (404)."""
+    poll = await managed_poll(request, ctx)
+    if poll.secret:
+        raise NotFound()
+    number = parse_id(request.query_params.get("page")) or 1
+    rows, total = await polls.signed_ballots(ctx.db, poll, offset=(number - 1) * BALLOTS_PER_PAGE,
+                                             limit=BALLOTS_PER_PAGE)
+    pages = max(1, -(-total // BALLOTS_PER_PAGE))
+    return render(request, "polls/admin_signed.html", {
+        "poll": poll, "total": total, "page": PageInfo(number, pages), "weighted": poll.weighted,
+        "rows": [{"address": row.address, "voter": row.voter, "choices": choices_text(poll, row.choices),
+                  "weight": row.weight, "channel": row.channel} for row in rows]})
 
 
 @routes.get("/worker/polls/{poll_id:int}/paper", name="poll_paper")
