@@ -103,6 +103,8 @@ ROUTES: dict[str, str] = {
     "/api/v1/polls/{poll_id:int}/ballots": "api_public_missing",
     "/api/v1/polls/{poll_id:int}/results": "api_public_missing",
     "/api/v1/polls/{poll_id:int}/receipts": "api_lookup_missing",
+    "/drafts": "public", "/drafts/new": "drafter", "/drafts/{draft_id:int}": "public_missing",
+    "/drafts/{draft_id:int}/versions/new": "drafter_missing", "/drafts/{draft_id:int}/compare": "public_missing",
 }
 
 
@@ -135,6 +137,10 @@ def expected(kind: str, role: str) -> int | None:
         if role in {"worker_a", "admin"}:
             return 404 if kind.endswith("_missing") else 200
         return 404 if role == "worker_b" else staff_refused
+    if kind.startswith("drafter"):  # legislative staff (drafters) and admins; the object is looked up after
+        if role in {"drafter", "admin"}:
+            return 404 if kind.endswith("_missing") else 200
+        return staff_refused
     if kind.startswith("admin"):
         if role == "admin":
             return 404 if kind.endswith("_missing") else 200
@@ -183,6 +189,7 @@ def concrete(path: str, world: World) -> str:
         "event_id": 987654, "session_id": 987654, "notification_id": 987654, "grant_id": 987654,
         "topic_id": 987654, "action": "accept", "comment_id": 987654, "word_id": 987654,
         "photo_id": 987654, "variant": "thumb", "meeting_id": 987654, "poll_id": 987654, "batch_id": 987654,
+        "draft_id": 987654,
         "code": "K7Q2-9XMD-4RTA",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)

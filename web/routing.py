@@ -40,6 +40,9 @@ CSRF_HEADER = "x-csrf-token"
 # walk-in), plus the fields around it. Beyond this the form is refused (as a CSRF failure).
 MAX_FORM_FIELDS = ATTENDANCE_SHEET_MAX + 100
 MAX_FORM_FILES = 12  # 6 photos, and a clear message beyond
+# One text field may be as large as the request body limit lets it be (a pasted draft regulation up to
+# 2 MB gets the handler's own message); the parser's default of 1 MB would refuse it unexplained.
+MAX_FORM_PART_BYTES = 3 * 1024 * 1024
 
 
 class CsrfFailed(Forbidden):
@@ -108,7 +111,8 @@ async def check_csrf(request: Request, ctx: Ctx) -> None:
     if supplied is None:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
+            form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS,
+                                      max_part_size=MAX_FORM_PART_BYTES)
             value = form.get(CSRF_FIELD)
             supplied = value if isinstance(value, str) else None
     cookie = request.cookies.get("ycsrf")

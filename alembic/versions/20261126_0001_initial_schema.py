@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 18:20:09.825931
+Create Date: 2026-11-26 18:45:31.121357
 """
 
 from collections.abc import Sequence
@@ -237,6 +237,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("auth_session", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_auth_session_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "draft",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=120), nullable=False),
+        sa.Column("area_id", sa.Integer(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["area_id"], ["area.id"], name=op.f("fk_draft_area_id_area"), ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_draft_created_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_draft")),
+        sa.UniqueConstraint("area_id", "title", name=op.f("uq_draft_area_id_title")),
+    )
+    with op.batch_alter_table("draft", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_draft_created_at"), ["created_at"], unique=False)
 
     op.create_table(
         "meeting",
@@ -571,6 +591,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_comment_root_id"), ["root_id"], unique=False)
         batch_op.create_index("ix_comment_topic_thread", ["topic_id", "depth", "created_at"], unique=False)
 
+    op.create_table(
+        "draft_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("draft_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("source_name", sa.String(length=200), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", consultation.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("counts", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_draft_version_created_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["draft_id"], ["draft.id"], name=op.f("fk_draft_version_draft_id_draft"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_draft_version")),
+        sa.UniqueConstraint("draft_id", "number", name=op.f("uq_draft_version_draft_id_number")),
+    )
     op.create_table(
         "meeting_agenda_item",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1053,6 +1095,48 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_poll_voter_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "provision",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("version_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("parent_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "PART",
+                "SUBPART",
+                "CHAPTER",
+                "SECTION",
+                "ARTICLE",
+                "PARAGRAPH",
+                "ITEM",
+                name="kind",
+                native_enum=False,
+                length=12,
+            ),
+            nullable=False,
+        ),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(length=40), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("content_hash", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["provision.id"], name=op.f("fk_provision_parent_id_provision"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["version_id"], ["draft_version.id"], name=op.f("fk_provision_version_id_draft_version"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_provision")),
+        sa.UniqueConstraint("version_id", "key", name=op.f("uq_provision_version_id_key")),
+    )
+    with op.batch_alter_table("provision", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_provision_parent_id"), ["parent_id"], unique=False)
+        batch_op.create_index("ix_provision_version_position", ["version_id", "position"], unique=False)
+
+    op.create_table(
         "resolution",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("topic_id", sa.Integer(), nullable=False),
@@ -1215,6 +1299,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_resolution_meeting_agenda_item_id"))
 
     op.drop_table("resolution")
+    with op.batch_alter_table("provision", schema=None) as batch_op:
+        batch_op.drop_index("ix_provision_version_position")
+        batch_op.drop_index(batch_op.f("ix_provision_parent_id"))
+
+    op.drop_table("provision")
     with op.batch_alter_table("poll_voter", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_poll_voter_user_id"))
         batch_op.drop_index("ix_poll_voter_pending")
@@ -1281,6 +1370,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_meeting_agenda_item_topic_id"))
 
     op.drop_table("meeting_agenda_item")
+    op.drop_table("draft_version")
     with op.batch_alter_table("comment", schema=None) as batch_op:
         batch_op.drop_index("ix_comment_topic_thread")
         batch_op.drop_index(batch_op.f("ix_comment_root_id"))
@@ -1325,6 +1415,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_meeting_community_starts")
 
     op.drop_table("meeting")
+    with op.batch_alter_table("draft", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_draft_created_at"))
+
+    op.drop_table("draft")
     with op.batch_alter_table("auth_session", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_auth_session_user_id"))
 

@@ -17,6 +17,7 @@ from web.routes import (
     comments,
     deliberation,
     dev,
+    drafts,
     media,
     meetings,
     notifications,
@@ -38,6 +39,7 @@ def all_routes() -> list[BaseRoute]:
     tables += [comments.routes]
     tables += [meetings.routes]
     tables += [polls.routes, poll_admin.routes]
+    tables += [drafts.routes]
     tables += [api_topics.routes, api_comments.routes, api_meetings.routes, api_polls.routes, api_openapi.routes]
     flagged = bench.bench_routes() if bench.enabled() else []  # BENCH_CEILING=1 only: never in production
     return [route for table in tables for route in table.routes] + flagged
