@@ -14,3 +14,8 @@ TIMEZONE = ZoneInfo("Asia/Shanghai")
 def local_today() -> date:
     """Today's date in China."""
     return datetime.now(TIMEZONE).date()
+
+
+def local_minute(moment: datetime) -> str:
+    """A stored UTC time as people read it here: "2026-12-01 09:00" (China time)."""
+    return moment.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")

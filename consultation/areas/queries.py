@@ -45,7 +45,7 @@ def page_number(raw: str | None) -> int:
         return 1
 
 
-async def _paginate(session: AsyncSession, query: Select[T], number: int, per_page: int) -> Page[T]:
+async def paginate(session: AsyncSession, query: Select[T], number: int, per_page: int) -> Page[T]:
     total = int(await session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
     number = min(number, max(1, -(-total // per_page)))
     items = list((await session.scalars(query.limit(per_page).offset((number - 1) * per_page))).all())
@@ -190,7 +190,7 @@ async def subtree(session: AsyncSession, root: Area | None, depth: int) -> list[
 
 async def areas_at_level(session: AsyncSession, level: AreaLevel, number: int, per_page: int = 50) -> Page[Area]:
     query = select(Area).where(Area.level == level).order_by(Area.path)
-    return await _paginate(session, query, number, per_page)
+    return await paginate(session, query, number, per_page)
 
 
 async def units(session: AsyncSession) -> list[Unit]:
@@ -230,7 +230,7 @@ async def households(session: AsyncSession, community: Area, *, number: int = 1,
              .where(Household.community_id == community.id).order_by(Household.address, Household.id))
     if address.strip():
         query = query.where(Household.address.contains(address.strip(), autoescape=True))
-    return await _paginate(session, query, number, per_page)
+    return await paginate(session, query, number, per_page)
 
 
 async def household_choices(session: AsyncSession, community: Area, address: str = "",
@@ -280,7 +280,7 @@ async def verification_queue(session: AsyncSession, actor: Actor, community_ids:
     """Residents of the given communities who still wait for verification, oldest registration first."""
     query = (_unverified(community_ids, actor).options(selectinload(User.home_area))
              .order_by(User.created_at, User.id))
-    return await _paginate(session, query, number, per_page)
+    return await paginate(session, query, number, per_page)
 
 
 async def resident_for_verification(session: AsyncSession, actor: Actor, user_id: int) -> tuple[User, Area]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from consultation.drafts.numerals import int_to_cn
 from consultation.errors import Message
 
 
@@ -115,3 +116,12 @@ class ParsedDraft:
 
     def find(self, key: str) -> Node | None:
         return self.by_key().get(key)
+
+
+def cite(kind: Kind, label: str, number: int, article_label: str = "") -> str:
+    """How a provision is cited: "第十二条", "第十二条第二款", "第十二条第（三）项"."""
+    if kind is Kind.PARAGRAPH:
+        return f"{article_label}第{int_to_cn(number)}款"
+    if kind is Kind.ITEM:
+        return f"{article_label}第{label or int_to_cn(number)}项"
+    return label

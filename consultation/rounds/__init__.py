@@ -1,0 +1,1 @@
+"""Comment rounds on draft regulations."""

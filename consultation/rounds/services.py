@@ -1,0 +1,461 @@
+"""Write use cases of comment rounds: open and edit a round; comment and support; and the staff's work
+on every comment: group, tag with themes, answer.
+
+Like the other services, each function takes the session, the acting ``Actor``, objects loaded through
+``queries`` and plain values, checks the policy, validates (``ValidationFailed`` with field errors),
+writes an audit event, queues search reindexing and only flushes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consultation import audit, search_index
+from consultation.areas.models import Area
+from consultation.clock import local_minute
+from consultation.comments import words
+from consultation.db import insert_ignore, insert_ignore_returning, utcnow
+from consultation.drafts.model import Kind
+from consultation.drafts.models import Draft, DraftVersion, Provision
+from consultation.errors import Conflict, Forbidden, InvalidState, Message, NotFound, ValidationFailed, msg
+from consultation.policy import Actor, require
+from consultation.rounds import policy
+from consultation.rounds.models import (
+    BODY_MAX,
+    CLIENT_TOKEN_MAX,
+    INSTRUCTIONS_MAX,
+    REASON_MAX,
+    THEME_MAX,
+    WORDING_MAX,
+    Audience,
+    CommentRound,
+    DraftComment,
+    DraftCommentSupport,
+    DraftCommentTheme,
+    Outcome,
+    RoundArea,
+    RoundTheme,
+)
+from consultation.rounds.queries import round_areas
+from consultation.rounds.similarity import Fingerprint
+from consultation.validation import check_length, strip_control
+
+SEARCH_TYPE = "draft_comment"
+DUPLICATE_WINDOW = timedelta(seconds=60)
+NEAR_CANDIDATES = 40  # leads sharing a SimHash band that are compared by text
+COMMENTABLE = frozenset({Kind.ARTICLE, Kind.PARAGRAPH, Kind.ITEM})
+MAX_THEMES = 5
+
+
+# --- rounds ----------------------------------------------------------------------------------------
+
+async def open_round(session: AsyncSession, actor: Actor, draft: Draft, version: DraftVersion, *,
+                     opens_at: datetime | None, closes_at: datetime | None, audience: str,
+                     area_ids: Iterable[int], instructions: str) -> CommentRound:
+    """A comment round on ``version`` of ``draft`` (with ``draft.area`` loaded)."""
+    require(actor, "rounds.manage", draft)
+    if version.draft_id != draft.id:
+        raise NotFound()
+    values = await _round_values(session, draft, opens_at, closes_at, audience, area_ids, instructions,
+                                 new=True)
+    round_ = CommentRound(draft_id=draft.id, version_id=version.id, created_by_id=actor.user_id,
+                          opens_at=values.opens_at, closes_at=values.closes_at, audience=values.audience,
+                          instructions=values.instructions)
+    try:
+        async with session.begin_nested():
+            session.add(round_)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(msg("Version {n} already has a comment round.", n=version.number)) from exc
+    await _set_areas(session, round_, values.areas)
+    await audit.record(session, "round.open", "comment_round", round_.id, actor_id=actor.user_id, ip=actor.ip,
+                       after=values.audit() | {"draft_id": draft.id, "version": version.number})
+    return round_
+
+
+async def update_round(session: AsyncSession, actor: Actor, draft: Draft, round_: CommentRound, *,
+                       opens_at: datetime | None, closes_at: datetime | None, audience: str,
+                       area_ids: Iterable[int], instructions: str) -> CommentRound:
+    """Change a round's window, audience or instructions (a closed round can be reopened by a new
+    closing time; comments already sent are kept whatever the new audience)."""
+    require(actor, "rounds.manage", draft)
+    if round_.draft_id != draft.id:
+        raise NotFound()
+    values = await _round_values(session, draft, opens_at, closes_at, audience, area_ids, instructions,
+                                 new=False)
+    before = {"opens_at": round_.opens_at.isoformat(), "closes_at": round_.closes_at.isoformat(),
+              "audience": round_.audience.value, "instructions": round_.instructions,
+              "areas": [a for a, _ in await round_areas(session, round_)]}
+    round_.opens_at, round_.closes_at = values.opens_at, values.closes_at
+    round_.audience, round_.instructions = values.audience, values.instructions
+    await session.execute(delete(RoundArea).where(RoundArea.round_id == round_.id))
+    await _set_areas(session, round_, values.areas)
+    await audit.record(session, "round.update", "comment_round", round_.id, actor_id=actor.user_id,
+                       ip=actor.ip, before=before, after=values.audit())
+    return round_
+
+
+class _RoundValues:
+    def __init__(self, opens_at: datetime, closes_at: datetime, audience: Audience, areas: list[Area],
+                 instructions: str) -> None:
+        self.opens_at, self.closes_at, self.audience = opens_at, closes_at, audience
+        self.areas, self.instructions = areas, instructions
+
+    def audit(self) -> dict[str, object]:
+        return {"opens_at": self.opens_at.isoformat(), "closes_at": self.closes_at.isoformat(),
+                "audience": self.audience.value, "instructions": self.instructions,
+                "areas": [a.path for a in self.areas]}
+
+
+async def _round_values(session: AsyncSession, draft: Draft, opens_at: datetime | None,
+                        closes_at: datetime | None, audience: str, area_ids: Iterable[int], instructions: str,
+                        *, new: bool) -> _RoundValues:
+    errors: dict[str, Message | str] = {}
+    if opens_at is None:
+        errors["opens_at"] = msg("Enter when the round opens.")
+    if closes_at is None:
+        errors["closes_at"] = msg("Enter when the round closes.")
+    elif opens_at is not None and closes_at <= opens_at:
+        errors["closes_at"] = msg("The round must close after it opens.")
+    elif closes_at <= utcnow():
+        errors["closes_at"] = msg("The closing time has already passed.")
+    if audience not in Audience.__members__:
+        errors["audience"] = msg("Choose who may comment.")
+    instructions = strip_control(instructions).strip()
+    if problem := check_length(instructions, maximum=INSTRUCTIONS_MAX):
+        errors["instructions"] = problem
+    ids = sorted({int(i) for i in area_ids})
+    areas = list(await session.scalars(select(Area).where(Area.id.in_(ids)))) if ids else []
+    if audience == Audience.residents.value:
+        if not areas:
+            errors["area_ids"] = msg("Choose the areas whose residents may comment.")
+        elif any(not a.path.startswith(draft.area.path) for a in areas) or len(areas) != len(ids):
+            errors["area_ids"] = msg("Choose areas within {area}.", area=draft.area.name)
+    if errors:
+        raise ValidationFailed(errors)
+    assert opens_at is not None and closes_at is not None
+    return _RoundValues(opens_at, closes_at, Audience(audience),
+                        areas if audience == Audience.residents.value else [], instructions)
+
+
+async def _set_areas(session: AsyncSession, round_: CommentRound, areas: list[Area]) -> None:
+    for area in areas:
+        await insert_ignore(session, RoundArea, {"round_id": round_.id, "area_id": area.id},
+                            ["round_id", "area_id"])
+
+
+# --- taking part -----------------------------------------------------------------------------------
+
+async def check_may_take_part(session: AsyncSession, actor: Actor, round_: CommentRound,
+                              now: datetime | None = None) -> None:
+    """Raises ``Forbidden`` (not in the audience) or ``InvalidState`` (outside the window)."""
+    if problem := await participation_problem(session, actor, round_, now):
+        raise InvalidState(problem) if actor.authenticated and _is_window(problem) else Forbidden(problem)
+
+
+def _is_window(problem: Message) -> bool:
+    return problem.msgid in (policy.NOT_YET_OPEN, policy.CLOSED)
+
+
+async def participation_problem(session: AsyncSession, actor: Actor, round_: CommentRound,
+                                now: datetime | None = None) -> Message | None:
+    """Why ``actor`` cannot comment or support now (None when they can); for the pages to explain."""
+    areas = await round_areas(session, round_) if round_.audience is Audience.residents else []
+    names = "、".join(name for _, name in areas)
+    if problem := policy.audience_problem(actor, round_, [path for path, _ in areas], names):
+        return problem
+    return policy.window_problem(round_, now or utcnow(), local_minute(round_.opens_at),
+                                 local_minute(round_.closes_at))
+
+
+async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound, *, provision_id: int | None,
+                       body: str, proposed_wording: str = "", client_token: str | None = None) -> DraftComment:
+    """A comment on a provision (article, paragraph or item) of the round's version, or on the whole draft
+    (``provision_id`` None). A repeat of the same submission returns the first comment. A copy of an
+    earlier comment on the same article joins that comment's group (and inherits its answer)."""
+    await check_may_take_part(session, actor, round_)
+    assert actor.user_id is not None
+    body = strip_control(body).strip()
+    wording = strip_control(proposed_wording).strip()
+    errors: dict[str, Message | str] = {}
+    if problem := check_length(body, minimum=1, maximum=BODY_MAX):
+        errors["body"] = problem
+    if problem := check_length(wording, maximum=WORDING_MAX):
+        errors["proposed_wording"] = problem
+    target = await _target(session, round_, provision_id) if provision_id is not None else None
+    if errors:
+        raise ValidationFailed(errors)
+    article_id, chapter_id = await _article_and_chapter(session, target)
+    token = (client_token or "").strip()[:CLIENT_TOKEN_MAX] or None
+    if (earlier := await _same_submission(session, actor.user_id, round_, provision_id, body, token)) is not None:
+        return earlier
+    held = bool(await words.matches(session, f"{body}\n{wording}"))
+    fingerprint = Fingerprint(body)
+    lead = None if held else await _lead_for(session, round_.id, article_id, fingerprint)
+    values: dict[str, object] = {
+        "round_id": round_.id, "provision_id": provision_id, "article_id": article_id, "chapter_id": chapter_id,
+        "author_id": actor.user_id, "by_representative": policy.is_representative(actor), "body": body,
+        "proposed_wording": wording, "held": held, "client_token": token, "created_at": utcnow(),
+        "norm_hash": fingerprint.hash, "simhash": _signed(fingerprint.simhash),
+        "sim0": fingerprint.bands[0], "sim1": fingerprint.bands[1], "sim2": fingerprint.bands[2],
+        "sim3": fingerprint.bands[3], "lead_id": lead.id if lead else None, "group_size": 1, "support_count": 0,
+        "reason": "",
+    }
+    if lead is not None and lead.outcome is not None:  # joins a group that was answered already
+        values |= {"outcome": lead.outcome, "reason": lead.reason, "answered_by_id": lead.answered_by_id,
+                   "answered_at": lead.answered_at, "changed_provision_id": lead.changed_provision_id}
+    new_id = await insert_ignore_returning(session, DraftComment, values, ["author_id", "client_token"],
+                                           DraftComment.id)
+    if new_id is None:  # the same form was submitted twice at once: the other request saved it
+        earlier = await _same_submission(session, actor.user_id, round_, provision_id, body, token)
+        assert earlier is not None
+        return earlier
+    if lead is not None:
+        await session.execute(update(DraftComment).where(DraftComment.id == lead.id)
+                              .values(group_size=DraftComment.group_size + 1))
+    await audit.record(session, "draft_comment.posted", "draft_comment", new_id, actor_id=actor.user_id,
+                       ip=actor.ip, after={"round_id": round_.id, "provision_id": provision_id,
+                                           "lead_id": lead.id if lead else None, "held": held})
+    if not held:
+        search_index.search_changed(session, SEARCH_TYPE, [new_id])
+    comment = await session.get(DraftComment, new_id)
+    assert comment is not None
+    return comment
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+async def _target(session: AsyncSession, round_: CommentRound, provision_id: int) -> Provision:
+    provision = await session.get(Provision, provision_id)
+    if provision is None or provision.version_id != round_.version_id:
+        raise ValidationFailed({"provision_id": msg("This provision is not part of the draft under comment.")})
+    if provision.kind not in COMMENTABLE:
+        raise ValidationFailed({"provision_id": msg("Comment on an article or a paragraph, or on the whole draft.")})
+    return provision
+
+
+async def _article_and_chapter(session: AsyncSession, target: Provision | None) -> tuple[int | None, int | None]:
+    """The article a provision is (or is in), and the chapter that article is in."""
+    article_id = chapter_id = None
+    node = target
+    while node is not None:
+        if node.kind is Kind.ARTICLE:
+            article_id = node.id
+        elif node.kind is Kind.CHAPTER and chapter_id is None:
+            chapter_id = node.id
+        node = await session.get(Provision, node.parent_id) if node.parent_id is not None else None
+    return article_id, chapter_id
+
+
+async def _same_submission(session: AsyncSession, user_id: int, round_: CommentRound, provision_id: int | None,
+                           body: str, token: str | None) -> DraftComment | None:
+    if token is not None:
+        found = (await session.execute(select(DraftComment.id, DraftComment.round_id, DraftComment.provision_id)
+                                       .where(DraftComment.author_id == user_id,
+                                              DraftComment.client_token == token))).one_or_none()
+        if found is None:
+            return None
+        if (found.round_id, found.provision_id) != (round_.id, provision_id):
+            raise Conflict(msg("This form was already used for another comment. Reload the page and write "
+                               "your comment again."))
+        return await session.get(DraftComment, found.id)
+    target = (DraftComment.provision_id.is_(None) if provision_id is None
+              else DraftComment.provision_id == provision_id)
+    return await session.scalar(
+        select(DraftComment).where(DraftComment.author_id == user_id, DraftComment.round_id == round_.id, target,
+                                   DraftComment.body == body,
+                                   DraftComment.created_at >= utcnow() - DUPLICATE_WINDOW)
+        .order_by(DraftComment.id).limit(1))
+
+
+async def _lead_for(session: AsyncSession, round_id: int, article_id: int | None,
+                    fingerprint: Fingerprint) -> DraftComment | None:
+    """The lead of the group an identical or near-identical comment on the same article belongs to."""
+    same_article = DraftComment.article_id.is_(None) if article_id is None else DraftComment.article_id == article_id
+    leads = select(DraftComment).where(DraftComment.round_id == round_id, DraftComment.lead_id.is_(None),
+                                       DraftComment.held.is_(False), same_article)
+    identical = await session.scalar(leads.where(DraftComment.norm_hash == fingerprint.hash)
+                                     .order_by(DraftComment.id).limit(1))
+    if identical is not None or not fingerprint.can_be_near:
+        return identical
+    b = fingerprint.bands
+    candidates = await session.scalars(leads.where(or_(
+        DraftComment.sim0 == b[0], DraftComment.sim1 == b[1], DraftComment.sim2 == b[2],
+        DraftComment.sim3 == b[3])).order_by(DraftComment.id).limit(NEAR_CANDIDATES))
+    best, best_score = None, 0.0
+    for candidate in candidates:
+        score = fingerprint.near(candidate.body, candidate.simhash)
+        if score is not None and score > best_score:
+            best, best_score = candidate, score
+    return best
+
+
+async def set_support(session: AsyncSession, actor: Actor, round_: CommentRound, comment: DraftComment,
+                      on: bool) -> bool:
+    """Support (or withdraw support from) a comment of this round; True if something changed."""
+    _same_round(round_, comment)
+    await check_may_take_part(session, actor, round_)
+    assert actor.user_id is not None
+    if comment.author_id == actor.user_id:
+        raise InvalidState(msg("You cannot support your own comment."))
+    if comment.held:
+        raise NotFound()
+    if on:
+        changed = await insert_ignore(session, DraftCommentSupport,
+                                      {"comment_id": comment.id, "user_id": actor.user_id, "created_at": utcnow()},
+                                      ["comment_id", "user_id"])
+    else:
+        result = await session.execute(delete(DraftCommentSupport).where(
+            DraftCommentSupport.comment_id == comment.id, DraftCommentSupport.user_id == actor.user_id))
+        changed = getattr(result, "rowcount", 0) == 1
+    if changed:
+        await session.execute(update(DraftComment).where(DraftComment.id == comment.id)
+                              .values(support_count=DraftComment.support_count + (1 if on else -1)))
+        await session.refresh(comment, ["support_count"])
+    return changed
+
+
+def _same_round(round_: CommentRound, comment: DraftComment) -> None:
+    if comment.round_id != round_.id:
+        raise ValidationFailed({"comment": msg("This comment belongs to another comment round.")})
+
+
+# --- processing ------------------------------------------------------------------------------------
+
+async def answer(session: AsyncSession, actor: Actor, draft: Draft, round_: CommentRound, comment: DraftComment,
+                 *, outcome: str, reason: str, changed_provision_id: int | None = None) -> int:
+    """Answer a comment and every comment of its group; returns how many comments were answered.
+    ``changed_provision_id`` links the answer to the provision of a later version it changed."""
+    require(actor, "rounds.manage", draft)
+    if round_.draft_id != draft.id:
+        raise NotFound()
+    _same_round(round_, comment)
+    reason = strip_control(reason).strip()
+    errors: dict[str, Message | str] = {}
+    if outcome not in Outcome.__members__:
+        errors["outcome"] = msg("Choose the outcome.")
+    if problem := check_length(reason, minimum=1, maximum=REASON_MAX):
+        errors["reason"] = problem
+    if changed_provision_id is not None:
+        if problem := await _later_provision_problem(session, round_, changed_provision_id):
+            errors["changed_provision_id"] = problem
+    if errors:
+        raise ValidationFailed(errors)
+    lead_id = comment.lead_id or comment.id
+    now = utcnow()
+    before = {"outcome": comment.outcome.value if comment.outcome else None, "reason": comment.reason,
+              "changed_provision_id": comment.changed_provision_id}
+    result = await session.execute(
+        update(DraftComment).where(DraftComment.round_id == round_.id,
+                                   or_(DraftComment.id == lead_id, DraftComment.lead_id == lead_id))
+        .values(outcome=Outcome(outcome), reason=reason, answered_by_id=actor.user_id, answered_at=now,
+                changed_provision_id=changed_provision_id)
+        .execution_options(synchronize_session=False))
+    count = int(getattr(result, "rowcount", 0) or 0)
+    await audit.record(session, "draft_comment.answer", "draft_comment", lead_id, actor_id=actor.user_id,
+                       ip=actor.ip, before=before,
+                       after={"outcome": outcome, "reason": reason, "changed_provision_id": changed_provision_id,
+                              "comments": count})
+    await session.refresh(comment)
+    search_index.search_changed(session, SEARCH_TYPE, [lead_id])
+    return count
+
+
+async def _later_provision_problem(session: AsyncSession, round_: CommentRound, provision_id: int) -> Message | None:
+    row = (await session.execute(
+        select(DraftVersion.draft_id, DraftVersion.number, Provision.kind)
+        .join(Provision, Provision.version_id == DraftVersion.id).where(Provision.id == provision_id))).one_or_none()
+    commented = await session.get(DraftVersion, round_.version_id)
+    assert commented is not None
+    if row is None or row.draft_id != commented.draft_id or row.number <= commented.number:
+        return msg("Link an article of a later version of this draft.")
+    return None
+
+
+async def detach(session: AsyncSession, actor: Actor, draft: Draft, round_: CommentRound,
+                 comment: DraftComment) -> None:
+    """Take a wrongly grouped comment out of its group (it leads a group of its own, keeping its answer)."""
+    require(actor, "rounds.manage", draft)
+    _same_round(round_, comment)
+    if comment.lead_id is None:
+        raise InvalidState(msg("This comment is not in another comment's group."))
+    lead_id = comment.lead_id
+    comment.lead_id = None
+    await session.execute(update(DraftComment).where(DraftComment.id == lead_id)
+                          .values(group_size=DraftComment.group_size - 1))
+    await audit.record(session, "draft_comment.detach", "draft_comment", comment.id, actor_id=actor.user_id,
+                       ip=actor.ip, before={"lead_id": lead_id}, after={"lead_id": None})
+    search_index.search_changed(session, SEARCH_TYPE, [comment.id, lead_id])
+
+
+async def attach(session: AsyncSession, actor: Actor, draft: Draft, round_: CommentRound, comment: DraftComment,
+                 lead: DraftComment) -> int:
+    """Put ``comment`` (and the group it leads) into ``lead``'s group: staff group what the measure missed.
+    The moved comments take the group's answer. Returns the group's new size."""
+    require(actor, "rounds.manage", draft)
+    _same_round(round_, comment)
+    _same_round(round_, lead)
+    target_id = lead.lead_id or lead.id
+    source_id = comment.lead_id or comment.id
+    if target_id == source_id:
+        raise InvalidState(msg("These comments are already in one group."))
+    target = await session.get(DraftComment, target_id)
+    source = await session.get(DraftComment, source_id)
+    assert target is not None and source is not None
+    moved = source.group_size if source.id == comment.id else 1
+    members = (or_(DraftComment.id == source_id, DraftComment.lead_id == source_id) if source.id == comment.id
+               else DraftComment.id == comment.id)
+    await session.execute(update(DraftComment).where(DraftComment.round_id == round_.id, members)
+                          .values(lead_id=target_id, group_size=1, outcome=target.outcome, reason=target.reason,
+                                  answered_by_id=target.answered_by_id, answered_at=target.answered_at,
+                                  changed_provision_id=target.changed_provision_id)
+                          .execution_options(synchronize_session=False))
+    if source.id != comment.id:
+        await session.execute(update(DraftComment).where(DraftComment.id == source_id)
+                              .values(group_size=DraftComment.group_size - 1))
+    await session.execute(update(DraftComment).where(DraftComment.id == target_id)
+                          .values(group_size=DraftComment.group_size + moved))
+    await session.execute(delete(DraftCommentTheme).where(DraftCommentTheme.comment_id == comment.id))
+    await audit.record(session, "draft_comment.attach", "draft_comment", comment.id, actor_id=actor.user_id,
+                       ip=actor.ip, before={"lead_id": comment.lead_id}, after={"lead_id": target_id,
+                                                                                "moved": moved})
+    await session.refresh(target)
+    search_index.search_changed(session, SEARCH_TYPE, [target_id, source_id, comment.id])
+    return target.group_size
+
+
+async def set_themes(session: AsyncSession, actor: Actor, draft: Draft, round_: CommentRound,
+                     comment: DraftComment, names: Iterable[str]) -> list[str]:
+    """The themes of a comment's group (tags live on the group's lead); new names create themes."""
+    require(actor, "rounds.manage", draft)
+    _same_round(round_, comment)
+    cleaned: list[str] = []
+    for raw in names:
+        name = " ".join(strip_control(raw).split())
+        if name and name not in cleaned:
+            cleaned.append(name)
+    if any(len(name) > THEME_MAX for name in cleaned):
+        raise ValidationFailed({"themes": msg("A theme may be at most {n} characters.", n=THEME_MAX)})
+    if len(cleaned) > MAX_THEMES:
+        raise ValidationFailed({"themes": msg("Give at most {n} themes.", n=MAX_THEMES)})
+    lead_id = comment.lead_id or comment.id
+    ids = []
+    for name in cleaned:
+        await insert_ignore(session, RoundTheme, {"round_id": round_.id, "name": name}, ["round_id", "name"])
+        ids.append(await session.scalar(select(RoundTheme.id).where(RoundTheme.round_id == round_.id,
+                                                                    RoundTheme.name == name)))
+    await session.execute(delete(DraftCommentTheme).where(DraftCommentTheme.comment_id == lead_id))
+    for theme_id in ids:
+        await insert_ignore(session, DraftCommentTheme, {"comment_id": lead_id, "theme_id": theme_id},
+                            ["comment_id", "theme_id"])
+    await audit.record(session, "draft_comment.themes", "draft_comment", lead_id, actor_id=actor.user_id,
+                       ip=actor.ip, after={"themes": cleaned})
+    search_index.search_changed(session, SEARCH_TYPE, [lead_id])
+    return cleaned
