@@ -235,7 +235,7 @@ async def my_comments(session: AsyncSession, user_id: int, number: int = 1,
     numbers = dict((await session.execute(
         select(Provision.id, new_version.number).join(new_version, new_version.id == Provision.version_id)
         .where(Provision.id.in_({c.changed_provision_id for c in comments if c.changed_provision_id}))))
-        .tuples().all()) if any(c.changed_provision_id for c in comments) else {}
+        .all()) if any(c.changed_provision_id for c in comments) else {}
     items = [MyComment(c, rounds[c.round_id], rounds[c.round_id].draft.title, rounds[c.round_id].draft_id,
                        provisions.get(c.provision_id) if c.provision_id else None,
                        provisions.get(c.changed_provision_id) if c.changed_provision_id else None,

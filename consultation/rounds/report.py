@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation.drafts import compare as comparing
@@ -85,7 +85,7 @@ async def heat(session: AsyncSession, round_: CommentRound) -> tuple[list[Chapte
     counts = dict((await session.execute(
         select(DraftComment.article_id, func.count()).where(DraftComment.round_id == round_.id,
                                                             DraftComment.held.is_(False))
-        .group_by(DraftComment.article_id))).tuples().all())
+        .group_by(DraftComment.article_id))).all())
     structure = list(await session.scalars(
         select(Provision).where(Provision.version_id == round_.version_id,
                                 Provision.kind.in_([Kind.CHAPTER, Kind.ARTICLE]))
@@ -125,7 +125,7 @@ async def outcomes(session: AsyncSession, round_id: int) -> dict[Outcome | None,
     rows = dict((await session.execute(
         select(DraftComment.outcome, func.count()).where(DraftComment.round_id == round_id,
                                                          DraftComment.held.is_(False))
-        .group_by(DraftComment.outcome))).tuples().all())
+        .group_by(DraftComment.outcome))).all())
     found: dict[Outcome | None, int] = {o: int(rows.get(o, 0)) for o in Outcome}
     found[None] = int(rows.get(None, 0))
     return found
@@ -138,27 +138,42 @@ async def next_version(session: AsyncSession, round_: CommentRound) -> DraftVers
 
 
 async def changed_articles(session: AsyncSession, round_: CommentRound, later: DraftVersion) -> list[ChangedArticle]:
-    """Each article that changed from the round's version to ``later``, with the adopted comments on it."""
+    """Each article that changed, was added or removed from the round's version to ``later``, with the
+    comments that led to it: adopted or partly adopted comments on the old article, and comments whose
+    answer links the new article."""
     comparison = comparing.compare(parse(round_.version.text), parse(later.text))
-    keys = {c.old.key for c in comparison.changes if c.old is not None}
-    old_ids = dict((await session.execute(select(Provision.key, Provision.id).where(
-        Provision.version_id == round_.version_id, Provision.key.in_(keys)))).tuples().all()) if keys else {}
+    old_keys = {c.old.key for c in comparison.changes if c.old is not None}
+    new_keys = {c.new.key for c in comparison.changes if c.new is not None}
+    old_ids = await _ids_by_key(session, round_.version_id, old_keys)
+    new_ids = await _ids_by_key(session, later.id, new_keys)
     adopted = DraftComment.outcome.in_([Outcome.adopted, Outcome.partly])
     found: list[ChangedArticle] = []
     for change in comparison.changes:
         if change.change in (comparing.Change.UNCHANGED, comparing.Change.RENUMBERED):
             continue
-        article_id = old_ids.get(change.old.key) if change.old is not None else None
+        reasons: list[ColumnElement[bool]] = []
+        if change.old is not None and (old_id := old_ids.get(change.old.key)) is not None:
+            reasons.append((DraftComment.article_id == old_id) & adopted)
+        if change.new is not None and (new_id := new_ids.get(change.new.key)) is not None:
+            reasons.append(DraftComment.changed_provision_id == new_id)
         comments: list[DraftComment] = []
         count = 0
-        if article_id is not None:
-            on_article = (DraftComment.round_id == round_.id) & (DraftComment.article_id == article_id) & adopted
-            count = int(await session.scalar(select(func.count()).select_from(DraftComment).where(on_article)) or 0)
+        if reasons:
+            led = (DraftComment.round_id == round_.id) & or_(*reasons)
+            count = int(await session.scalar(select(func.count()).select_from(DraftComment).where(led)) or 0)
             comments = list(await session.scalars(
-                select(DraftComment).where(on_article, DraftComment.lead_id.is_(None), DraftComment.held.is_(False))
+                select(DraftComment).where(led, DraftComment.lead_id.is_(None), DraftComment.held.is_(False))
                 .order_by(DraftComment.group_size.desc(), DraftComment.id).limit(COMMENTS_PER_CHANGE)))
         found.append(ChangedArticle(change, comments, count))
     return found
+
+
+async def _ids_by_key(session: AsyncSession, version_id: int, keys: set[str]) -> dict[str, int]:
+    if not keys:
+        return {}
+    rows = await session.execute(select(Provision.key, Provision.id).where(
+        Provision.version_id == version_id, Provision.key.in_(keys)))
+    return {key: pid for key, pid in rows.all()}
 
 
 async def build(session: AsyncSession, round_: CommentRound) -> Report:
@@ -197,7 +212,7 @@ async def export_rows(session: AsyncSession, round_: CommentRound) -> AsyncItera
         for comment_id, name in (await session.execute(
                 select(DraftCommentTheme.comment_id, RoundTheme.name)
                 .join(RoundTheme, RoundTheme.id == DraftCommentTheme.theme_id)
-                .where(DraftCommentTheme.comment_id.in_(lead_ids)))).tuples():
+                .where(DraftCommentTheme.comment_id.in_(lead_ids)))).all():
             themes.setdefault(comment_id, []).append(name)
         targets = {p.id: p for p in await session.scalars(select(Provision).where(
             Provision.id.in_({c.provision_id for c in batch if c.provision_id})))}
