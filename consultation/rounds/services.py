@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,10 +19,11 @@ from consultation import audit, search_index
 from consultation.areas.models import Area
 from consultation.clock import local_minute
 from consultation.comments import words
-from consultation.db import insert_ignore, insert_ignore_returning, utcnow
+from consultation.db import UTCDateTime, insert_ignore, insert_ignore_returning, utcnow
 from consultation.drafts.model import Kind
 from consultation.drafts.models import Draft, DraftVersion, Provision
-from consultation.errors import Conflict, Forbidden, InvalidState, Message, NotFound, ValidationFailed, msg
+from consultation.errors import N_, Conflict, Forbidden, InvalidState, Message, NotFound, ValidationFailed, msg
+from consultation.notifications.models import Notification
 from consultation.policy import Actor, require
 from consultation.rounds import policy
 from consultation.rounds.models import (
@@ -50,6 +51,9 @@ DUPLICATE_WINDOW = timedelta(seconds=60)
 NEAR_CANDIDATES = 40  # leads sharing a SimHash band that are compared by text
 COMMENTABLE = frozenset({Kind.ARTICLE, Kind.PARAGRAPH, Kind.ITEM})
 MAX_THEMES = 5
+ANSWERED_KIND = "draft_comment.answered"
+ANSWERED_TITLE = N_("Your comment on a draft regulation has been answered")
+MY_COMMENTS_URL = "/my/draft-comments"
 
 
 # --- rounds ----------------------------------------------------------------------------------------
@@ -359,6 +363,7 @@ async def answer(session: AsyncSession, actor: Actor, draft: Draft, round_: Comm
                 changed_provision_id=changed_provision_id)
         .execution_options(synchronize_session=False))
     count = int(getattr(result, "rowcount", 0) or 0)
+    await _tell_commenters(session, round_.id, lead_id, now)
     await audit.record(session, "draft_comment.answer", "draft_comment", lead_id, actor_id=actor.user_id,
                        ip=actor.ip, before=before,
                        after={"outcome": outcome, "reason": reason, "changed_provision_id": changed_provision_id,
@@ -366,6 +371,17 @@ async def answer(session: AsyncSession, actor: Actor, draft: Draft, round_: Comm
     await session.refresh(comment)
     search_index.search_changed(session, SEARCH_TYPE, [lead_id])
     return count
+
+
+async def _tell_commenters(session: AsyncSession, round_id: int, lead_id: int, now: datetime) -> None:
+    """One notification to each author in the answered group: a single INSERT … SELECT, whatever its size."""
+    authors = (select(DraftComment.author_id).where(
+        DraftComment.round_id == round_id, DraftComment.author_id.is_not(None),
+        or_(DraftComment.id == lead_id, DraftComment.lead_id == lead_id)).distinct().subquery())
+    await session.execute(insert(Notification).from_select(
+        ["user_id", "kind", "title", "body", "url", "created_at"],
+        select(authors.c.author_id, literal(ANSWERED_KIND), literal(ANSWERED_TITLE), literal(""),
+               literal(MY_COMMENTS_URL), literal(now, UTCDateTime()))))
 
 
 async def _later_provision_problem(session: AsyncSession, round_: CommentRound, provision_id: int) -> Message | None:

@@ -16,6 +16,7 @@ from consultation.drafts import services as drafts
 from consultation.drafts.model import Kind
 from consultation.drafts.models import Draft, DraftVersion, Provision
 from consultation.errors import Conflict, Forbidden, InvalidState, ValidationFailed
+from consultation.notifications.models import Notification
 from consultation.policy import Actor, Grant
 from consultation.rounds import report, services
 from consultation.rounds.models import CommentRound, DraftComment, DraftCommentSupport, Outcome
@@ -215,6 +216,8 @@ async def test_answer_applies_to_the_group_and_links_the_next_version(db: Any) -
     answered = await services.answer(db, w.drafter, w.draft, w.round, comments[1], outcome="adopted",
                                      reason="已在第三条中写明。", changed_provision_id=new_article.id)
     assert answered == 3
+    told = (await db.scalars(select(Notification.user_id).where(Notification.kind == "draft_comment.answered"))).all()
+    assert sorted(told) == sorted(p.user_id for p in people)
     for comment in comments:
         await db.refresh(comment)
         assert comment.outcome is Outcome.adopted and comment.changed_provision_id == new_article.id
