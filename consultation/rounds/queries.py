@@ -56,6 +56,12 @@ async def rounds_of(session: AsyncSession, draft: Draft) -> list[CommentRound]:
         .options(selectinload(CommentRound.version))))
 
 
+async def round_on_version(session: AsyncSession, version_id: int) -> CommentRound | None:
+    """The comment round held on a version, if any (with its version loaded)."""
+    return await session.scalar(select(CommentRound).where(CommentRound.version_id == version_id)
+                                .options(selectinload(CommentRound.version)))
+
+
 async def open_rounds(session: AsyncSession, now: datetime, limit: int = 20) -> list[CommentRound]:
     """Rounds open now, closing soonest first (for the drafts list and home pages)."""
     return list(await session.scalars(

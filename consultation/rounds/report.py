@@ -137,11 +137,13 @@ async def next_version(session: AsyncSession, round_: CommentRound) -> DraftVers
         .order_by(DraftVersion.number).limit(1))
 
 
-async def changed_articles(session: AsyncSession, round_: CommentRound, later: DraftVersion) -> list[ChangedArticle]:
+async def changed_articles(session: AsyncSession, round_: CommentRound, later: DraftVersion,
+                           comparison: comparing.Comparison | None = None) -> list[ChangedArticle]:
     """Each article that changed, was added or removed from the round's version to ``later``, with the
     comments that led to it: adopted or partly adopted comments on the old article, and comments whose
-    answer links the new article."""
-    comparison = comparing.compare(parse(round_.version.text), parse(later.text))
+    answer links the new article. ``comparison`` of the two versions, when the caller has it already."""
+    if comparison is None:
+        comparison = comparing.compare(parse(round_.version.text), parse(later.text))
     old_keys = {c.old.key for c in comparison.changes if c.old is not None}
     new_keys = {c.new.key for c in comparison.changes if c.new is not None}
     old_ids = await _ids_by_key(session, round_.version_id, old_keys)

@@ -20,6 +20,7 @@ from consultation.areas.models import Area
 from consultation.clock import local_minute
 from consultation.comments import words
 from consultation.db import UTCDateTime, insert_ignore, insert_ignore_returning, utcnow
+from consultation.drafts import services as drafts
 from consultation.drafts.model import Kind
 from consultation.drafts.models import Draft, DraftVersion, Provision
 from consultation.errors import N_, Conflict, Forbidden, InvalidState, Message, NotFound, ValidationFailed, msg
@@ -77,6 +78,7 @@ async def open_round(session: AsyncSession, actor: Actor, draft: Draft, version:
     except IntegrityError as exc:
         raise Conflict(msg("Version {n} already has a comment round.", n=version.number)) from exc
     await _set_areas(session, round_, values.areas)
+    await drafts.articles_changed(session, [version.id])  # search: the articles now link to the round
     await audit.record(session, "round.open", "comment_round", round_.id, actor_id=actor.user_id, ip=actor.ip,
                        after=values.audit() | {"draft_id": draft.id, "version": version.number})
     return round_
@@ -99,6 +101,7 @@ async def update_round(session: AsyncSession, actor: Actor, draft: Draft, round_
     round_.audience, round_.instructions = values.audience, values.instructions
     await session.execute(delete(RoundArea).where(RoundArea.round_id == round_.id))
     await _set_areas(session, round_, values.areas)
+    await drafts.articles_changed(session, [round_.version_id])  # search: the round's window is on them
     await audit.record(session, "round.update", "comment_round", round_.id, actor_id=actor.user_id,
                        ip=actor.ip, before=before, after=values.audit())
     return round_

@@ -11,16 +11,21 @@ from starlette.responses import Response
 
 from consultation.areas.models import Area
 from consultation.drafts import queries, services
-from consultation.drafts.compare import Change
+from consultation.drafts.compare import Change, Comparison
 from consultation.drafts.model import ParsedDraft
-from consultation.drafts.models import MAX_TEXT_BYTES, SOURCE_NAME_MAX, TITLE_MAX, Draft
+from consultation.drafts.models import MAX_TEXT_BYTES, SOURCE_NAME_MAX, TITLE_MAX, Draft, DraftVersion
 from consultation.errors import N_, NotFound, ValidationFailed, msg
 from consultation.policy import can, require
+from consultation.rounds import queries as round_queries
+from consultation.rounds import report as round_report
+from consultation.rounds.models import OUTCOME_LABELS
+from consultation.rounds.report import ChangedArticle
 from web.auth import require_permission
 from web.context import Ctx
 from web.forms import form_fields, int_or_none, invalid_form, redirect, upload
 from web.i18n import gettext as _
 from web.i18n import translate
+from web.routes import rounds as rounds_pages
 from web.routing import RouteTable
 from web.templating import render
 
@@ -77,7 +82,8 @@ async def _new_context(ctx: Ctx) -> dict[str, Any]:
 
 @routes.get("/drafts", name="drafts")
 async def draft_list(request: Request, ctx: Ctx) -> Response:
-    return render(request, "drafts/list.html", {"rows": await queries.list_drafts(ctx.db)})
+    return render(request, "drafts/list.html", {"rows": await queries.list_drafts(ctx.db),
+                                                "open_rounds": await rounds_pages.open_round_views(ctx)})
 
 
 @routes.get("/drafts/new", name="draft_new")
@@ -127,7 +133,8 @@ async def draft_page(request: Request, ctx: Ctx) -> Response:
     counts = [(_(label), version.counts.get(name, 0)) for name, label in COUNT_LABELS if version.counts.get(name)]
     return render(request, "drafts/draft.html", {
         "draft": draft, "versions": versions, "version": version, "tree": tree, "counts": counts,
-        "can_manage": ctx.actor.authenticated and _can_manage(ctx, draft)})
+        "can_manage": ctx.actor.authenticated and _can_manage(ctx, draft),
+        **await rounds_pages.rounds_for_draft(ctx, draft, versions)})
 
 
 def _can_manage(ctx: Ctx, draft: Draft) -> bool:
@@ -179,9 +186,24 @@ async def compare_page(request: Request, ctx: Ctx) -> Response:
         raise NotFound()
     comparison = await services.compare_versions(ctx.db, draft, from_number, to_number)
     shown = [c for c in comparison.changes if c.change is not Change.UNCHANGED]
+    led_by = await _comments_behind(ctx, versions, from_number, to_number, comparison)
     unchanged = comparison.of(Change.UNCHANGED)
     counts = [(change.value, _(CHANGE_LABELS[change]), n) for change, n in comparison.counts.items() if n]
     return render(request, "drafts/compare.html", {
         "draft": draft, "versions": versions, "from_number": from_number, "to_number": to_number,
-        "shown": shown, "unchanged": unchanged, "counts": counts,
+        "shown": shown, "unchanged": unchanged, "counts": counts, "led_by": led_by,
+        "outcome_labels": {o.value: _(label) for o, label in OUTCOME_LABELS.items()},
         "change_labels": {change.value: _(label) for change, label in CHANGE_LABELS.items()}})
+
+
+async def _comments_behind(ctx: Ctx, versions: list[DraftVersion], from_number: int, to_number: int,
+                           comparison: Comparison) -> dict[tuple[str | None, str | None], ChangedArticle]:
+    """For a later version compared with one that had a comment round: the comments behind each change,
+    keyed by (old article key, new article key)."""
+    by_number = {v.number: v for v in versions}
+    round_ = await round_queries.round_on_version(ctx.db, by_number[from_number].id)
+    if round_ is None or to_number <= from_number:
+        return {}
+    changed = await round_report.changed_articles(ctx.db, round_, by_number[to_number], comparison)
+    return {(c.change.old.key if c.change.old else None, c.change.new.key if c.change.new else None): c
+            for c in changed if c.count}
