@@ -180,5 +180,6 @@ TOPICS = DocumentType(name="topic", label=N_("Topics"), build=build_topics, all_
 
 def build_registry() -> Registry:
     from search.comment_documents import COMMENTS  # it reuses this module's helpers
+    from search.draft_documents import DRAFT_COMMENTS, PROVISIONS  # likewise
 
-    return Registry(AREAS, PROFILES, TOPICS, COMMENTS)
+    return Registry(AREAS, PROFILES, TOPICS, COMMENTS, PROVISIONS, DRAFT_COMMENTS)

@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 PER_PAGE = 20
 # Facets on document attributes, shown on the search page (each a ``SearchQuery`` field of the same name).
-ATTRIBUTE_FACETS = ("category", "state")
+ATTRIBUTE_FACETS = ("category", "state", "draft", "chapter", "round", "adoption")
 MAX_PAGE = 50  # Meilisearch counts up to 1000 hits exactly; deeper pages are not useful to people
 
 
@@ -19,6 +19,10 @@ class SearchQuery:
     area_id: int | None = None
     category: str | None = None  # a topic category (topics and their comments carry it)
     state: str | None = None  # a topic state (likewise)
+    draft: str | None = None  # a draft's id (its articles and the comments on it)
+    chapter: str | None = None  # a chapter's provision id
+    round: str | None = None  # a comment round's id
+    adoption: str | None = None  # a draft comment's outcome, or "pending"
     # Any word may match (ranked by how many do) instead of every word: finds near-duplicates of a title.
     match_any: bool = False
     page: int = 1
@@ -53,6 +57,7 @@ class FacetValue:
     value: str
     label: str  # a message id (types) or a name (districts)
     count: int
+    number: int | None = None  # a version number, shown beside the name (rounds; chapters of several versions)
 
 
 @dataclass

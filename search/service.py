@@ -13,10 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation.areas.models import Area
 from consultation.deliberation.models import CATEGORY_LABELS, STATE_LABELS
+from consultation.drafts.models import Draft, DraftVersion, Provision
+from consultation.rounds.models import CommentRound
 from consultation.validation import parse_id, strip_control
 from search import fallback
 from search.client import MeiliGateway, MeiliUnavailable
 from search.documents import Registry
+from search.draft_documents import ADOPTION_LABELS, heading_label
 from search.results import ATTRIBUTE_FACETS, MAX_PAGE, FacetValue, Hit, SearchQuery, SearchResults
 from search.text import MARK_END, MARK_START, MAX_QUERY_CHARS, marked, normalise
 
@@ -26,13 +29,16 @@ log = logging.getLogger(__name__)
 FACET_LABELS: dict[str, dict[str, str]] = {
     "category": {category.value: label for category, label in CATEGORY_LABELS.items()},
     "state": {state.value: label for state, label in STATE_LABELS.items()},
+    "adoption": ADOPTION_LABELS,
 }
-assert set(FACET_LABELS) == set(ATTRIBUTE_FACETS)
+# Facets whose values are object ids, labelled with the objects' names at query time.
+ID_FACETS = ("draft", "chapter", "round")
+assert set(FACET_LABELS) | set(ID_FACETS) == set(ATTRIBUTE_FACETS)
 
 
 def parse_query(params: Mapping[str, str], registry: Registry) -> SearchQuery:
-    """Query-string parameters ``q``, ``type``, ``area``, ``category``, ``state`` and ``page``; anything
-    invalid is ignored."""
+    """Query-string parameters ``q``, ``type``, ``area``, ``category``, ``state``, ``draft``, ``chapter``,
+    ``round``, ``adoption`` and ``page``; anything invalid is ignored."""
     doc_type = params.get("type") or None
     return SearchQuery(
         text=normalise(strip_control(params.get("q", "")))[:MAX_QUERY_CHARS],
@@ -41,11 +47,18 @@ def parse_query(params: Mapping[str, str], registry: Registry) -> SearchQuery:
         page=min(parse_id(params.get("page")) or 1, MAX_PAGE),
         category=_facet_value(params, "category"),
         state=_facet_value(params, "state"),
+        draft=_facet_value(params, "draft"),
+        chapter=_facet_value(params, "chapter"),
+        round=_facet_value(params, "round"),
+        adoption=_facet_value(params, "adoption"),
     )
 
 
 def _facet_value(params: Mapping[str, str], name: str) -> str | None:
     value = params.get(name)
+    if name in ID_FACETS:
+        object_id = parse_id(value)
+        return str(object_id) if object_id is not None else None
     return value if value in FACET_LABELS[name] else None
 
 
@@ -76,7 +89,7 @@ class SearchService:
         if query.area_id is not None:
             filters.append(f"area_ids = {query.area_id}")
         for name, value in query.attribute_filters.items():
-            filters.append(f"{name} = '{value}'")  # a known enum value: no quoting needed
+            filters.append(f"{name} = '{value}'")  # a known enum value or an id: no quoting needed
         params: dict[str, Any] = {
             "filter": filters, "facets": ["type", "district_id", *ATTRIBUTE_FACETS],
             "page": query.page, "hitsPerPage": query.per_page,
@@ -119,3 +132,39 @@ class SearchService:
             counts = results.attribute_counts.get(name, {})
             results.attributes[name] = [FacetValue(value, label, counts[value])
                                         for value, label in labels.items() if counts.get(value)]
+        await _label_draft_facets(session, results)
+
+
+def _ids(counts: dict[str, int], chosen: str | None) -> set[int]:
+    return {int(value) for value in [*counts, chosen] if value is not None and value.isdigit()}
+
+
+async def _label_draft_facets(session: AsyncSession, results: SearchResults) -> None:
+    """Drafts by title, chapters by label and title (with the version number when the chapters of several
+    versions are listed), rounds by their draft's title and version number. The chosen value is listed
+    even without hits, so that it can be seen and removed."""
+    query, counts = results.query, results.attribute_counts
+    draft_ids = _ids(counts.get("draft", {}), query.draft)
+    titles = dict((await session.execute(select(Draft.id, Draft.title).where(Draft.id.in_(draft_ids))))
+                  .all()) if draft_ids else {}
+    chapter_ids = _ids(counts.get("chapter", {}), query.chapter)
+    chapters = (await session.execute(select(Provision, DraftVersion.number)
+                                      .join(DraftVersion, DraftVersion.id == Provision.version_id)
+                                      .where(Provision.id.in_(chapter_ids)))).all() if chapter_ids else []
+    several = len({number for _, number in chapters}) > 1
+    round_ids = _ids(counts.get("round", {}), query.round)
+    rounds = (await session.execute(select(CommentRound.id, Draft.title, DraftVersion.number)
+                                    .join(Draft, Draft.id == CommentRound.draft_id)
+                                    .join(DraftVersion, DraftVersion.id == CommentRound.version_id)
+                                    .where(CommentRound.id.in_(round_ids)))).all() if round_ids else []
+    found: dict[str, dict[int, tuple[str, int | None]]] = {
+        "draft": {i: (title, None) for i, title in titles.items()},
+        "chapter": {p.id: (heading_label(p), number if several else None) for p, number in chapters},
+        "round": {i: (title, number) for i, title, number in rounds},
+    }
+    for name in ID_FACETS:
+        values = counts.get(name, {})
+        chosen = getattr(query, name)
+        listed = [FacetValue(str(i), label, values.get(str(i), 0), number)
+                  for i, (label, number) in found[name].items() if values.get(str(i)) or str(i) == chosen]
+        results.attributes[name] = sorted(listed, key=lambda f: (f.label, f.number or 0, int(f.value)))

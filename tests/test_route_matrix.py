@@ -105,6 +105,25 @@ ROUTES: dict[str, str] = {
     "/api/v1/polls/{poll_id:int}/receipts": "api_lookup_missing",
     "/drafts": "public", "/drafts/new": "drafter", "/drafts/{draft_id:int}": "public_missing",
     "/drafts/{draft_id:int}/versions/new": "drafter_missing", "/drafts/{draft_id:int}/compare": "public_missing",
+    "/drafts/{draft_id:int}/rounds/new": "drafter_missing", "/rounds/{round_id:int}/edit": "drafter_missing",
+    "/rounds/{round_id:int}": "public_missing", "/rounds/{round_id:int}/articles/{provision_id:int}": "public_missing",
+    "/rounds/{round_id:int}/comments": "signed_in_missing",
+    "/rounds/{round_id:int}/comments/{comment_id:int}/support": "signed_in_missing",
+    "/my/draft-comments": "signed_in",
+    "/rounds/{round_id:int}/queue": "drafter_missing",
+    "/rounds/{round_id:int}/comments/{comment_id:int}": "drafter_missing",
+    "/rounds/{round_id:int}/comments/{comment_id:int}/answer": "drafter_missing",
+    "/rounds/{round_id:int}/comments/{comment_id:int}/themes": "drafter_missing",
+    "/rounds/{round_id:int}/comments/{comment_id:int}/detach": "drafter_missing",
+    "/rounds/{round_id:int}/comments/{comment_id:int}/attach": "drafter_missing",
+    "/rounds/{round_id:int}/report": "public_missing", "/rounds/{round_id:int}/report.csv": "drafter_missing",
+    "/rounds/{round_id:int}/report.xlsx": "drafter_missing",
+    "/api/v1/drafts": "api_public", "/api/v1/drafts/{draft_id:int}": "api_public_missing",
+    "/api/v1/drafts/{draft_id:int}/versions/{number:int}": "api_public_missing",
+    "/api/v1/drafts/{draft_id:int}/compare": "api_public_missing",
+    "/api/v1/rounds/{round_id:int}": "api_public_missing",
+    "/api/v1/rounds/{round_id:int}/comments": "api_public_missing",
+    "/api/v1/rounds/{round_id:int}/report": "api_public_missing",
 }
 
 
@@ -189,7 +208,7 @@ def concrete(path: str, world: World) -> str:
         "event_id": 987654, "session_id": 987654, "notification_id": 987654, "grant_id": 987654,
         "topic_id": 987654, "action": "accept", "comment_id": 987654, "word_id": 987654,
         "photo_id": 987654, "variant": "thumb", "meeting_id": 987654, "poll_id": 987654, "batch_id": 987654,
-        "draft_id": 987654,
+        "draft_id": 987654, "round_id": 987654, "provision_id": 987654, "number": 1,
         "code": "K7Q2-9XMD-4RTA",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)

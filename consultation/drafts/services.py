@@ -15,10 +15,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consultation import audit
+from consultation import audit, search_index
 from consultation.areas.models import Area
 from consultation.drafts import compare as comparing
-from consultation.drafts.model import Node, ParsedDraft
+from consultation.drafts.model import Kind, Node, ParsedDraft
 from consultation.drafts.models import MAX_TEXT_BYTES, SOURCE_NAME_MAX, TITLE_MAX, Draft, DraftVersion, Provision
 from consultation.drafts.parser import normalise_lines, parse
 from consultation.drafts.queries import get_version, latest_version
@@ -26,6 +26,7 @@ from consultation.errors import Conflict, Message, ValidationFailed, msg
 from consultation.policy import Actor, require
 from consultation.validation import strip_control
 
+SEARCH_TYPE = "provision"  # search indexes the articles of each draft's latest version
 TEXT_SUFFIXES = {".txt", ".md"}
 DOCX_SUFFIX = ".docx"
 DOCX_XML_MAX = 50 * 1024 * 1024  # the unpacked document.xml (a zip bomb stops here)
@@ -156,7 +157,17 @@ async def _store(session: AsyncSession, actor: Actor, draft: Draft, number: int,
             row["parent_id"] = ids[parent_key] if parent_key is not None else None
         result = await session.execute(insert(Provision).returning(Provision.id, Provision.key), rows)
         ids.update({key: pid for pid, key in result.all()})
+    previous = await session.scalar(select(DraftVersion.id).where(DraftVersion.draft_id == draft.id,
+                                                                  DraftVersion.number == number - 1))
+    await articles_changed(session, [version.id, *([previous] if previous is not None else [])])
     return version
+
+
+async def articles_changed(session: AsyncSession, version_ids: list[int]) -> None:
+    """Queue search reindexing of the articles of these versions (a new version replaces the previous
+    one's articles in search; a round opened or changed on a version changes its articles' links)."""
+    search_index.search_changed(session, SEARCH_TYPE, await session.scalars(
+        select(Provision.id).where(Provision.version_id.in_(version_ids), Provision.kind == Kind.ARTICLE)))
 
 
 def _clean_title(title: str, parsed: ParsedDraft) -> str:

@@ -31,6 +31,7 @@ Bodies are JSON (`Content-Type: application/json`). Refusals have the shape
 
 Lists are paged with `page` and `per_page` and answer `{"items", "page", "per_page", "total"}`.
 People appear only by their public (masked) name; contact details and user ids are never sent.
+Comments on draft regulations are anonymous: they carry no name at all.
 """
 
 REFUSALS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from web.api import comments as api_comments
+from web.api import drafts as api_drafts
 from web.api import meetings as api_meetings
 from web.api import openapi as api_openapi
 from web.api import polls as api_polls
@@ -25,6 +26,8 @@ from web.routes import (
     poll_admin,
     polls,
     resolutions,
+    round_admin,
+    rounds,
     search,
     worker,
 )
@@ -39,7 +42,8 @@ def all_routes() -> list[BaseRoute]:
     tables += [comments.routes]
     tables += [meetings.routes]
     tables += [polls.routes, poll_admin.routes]
-    tables += [drafts.routes]
+    tables += [drafts.routes, rounds.routes, round_admin.routes]
     tables += [api_topics.routes, api_comments.routes, api_meetings.routes, api_polls.routes, api_openapi.routes]
+    tables += [api_drafts.routes]
     flagged = bench.bench_routes() if bench.enabled() else []  # BENCH_CEILING=1 only: never in production
     return [route for table in tables for route in table.routes] + flagged

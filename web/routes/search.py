@@ -1,6 +1,6 @@
 """The search page and its JSON twin: ``/search`` and ``/api/v1/search`` take ``q``, ``type``, ``area``,
-``category``, ``state`` and ``page``. Meilisearch answers when it can; otherwise the database fallback does
-and the page says so."""
+``category``, ``state``, ``draft``, ``chapter``, ``round``, ``adoption`` and ``page``. Meilisearch answers
+when it can; otherwise the database fallback does and the page says so."""
 
 from __future__ import annotations
 
@@ -65,11 +65,15 @@ Facet = Schema("SearchFacet", {"value": {"type": ["string", "integer"]}, "label"
 SearchResult = Schema("SearchResult", {
     "query": {"type": "object", "properties": {"q": string(), "type": nullable(string()),
                                                "area": nullable(integer()), "category": nullable(string()),
-                                               "state": nullable(string()), "page": integer()}},
+                                               "state": nullable(string()), "draft": nullable(string()),
+                                               "chapter": nullable(string()), "round": nullable(string()),
+                                               "adoption": nullable(string()), "page": integer()}},
     "total": integer(), "pages": integer(), "from_fallback": boolean("Answered by the database fallback."),
     "hits": array(SearchHit),
     "facets": {"type": "object", "properties": {"type": array(Facet), "district": array(Facet),
-                                                 "category": array(Facet), "state": array(Facet)}},
+                                                 "category": array(Facet), "state": array(Facet),
+                                                 "draft": array(Facet), "chapter": array(Facet),
+                                                 "round": array(Facet), "adoption": array(Facet)}},
 }, required=("query", "total", "pages", "from_fallback", "hits", "facets"))
 
 
@@ -77,7 +81,13 @@ SearchResult = Schema("SearchResult", {
     Param("q", string(), "The words to find."), Param("type", string(), "Only this document type."),
     Param("area", integer(minimum=1), "Only within this area."),
     Param("category", string(), "Only topics (and their comments) of this category."),
-    Param("state", string(), "Only topics (and their comments) in this state."), Param("page", integer(minimum=1)),
+    Param("state", string(), "Only topics (and their comments) in this state."),
+    Param("draft", string(), "Only the articles of this draft (its id) and the comments on it."),
+    Param("chapter", string(), "Only within this chapter (its provision id)."),
+    Param("round", string(), "Only this comment round (its id): its version's articles and its comments."),
+    Param("adoption", string(), "Only comments on drafts with this answer: adopted, partly, not_adopted, "
+                                "already_provided, out_of_scope, or pending."),
+    Param("page", integer(minimum=1)),
 ), responses={200: ("Hits with highlights and facets", SearchResult)})
 @routes.get("/api/v1/search", name="api_search")
 async def search_api(request: Request, ctx: Ctx) -> Response:
@@ -86,7 +96,8 @@ async def search_api(request: Request, ctx: Ctx) -> Response:
     results = await service.search(ctx.db, query)
     return JSONResponse({
         "query": {"q": query.text, "type": query.doc_type, "area": query.area_id, "category": query.category,
-                  "state": query.state, "page": query.page},
+                  "state": query.state, "draft": query.draft, "chapter": query.chapter, "round": query.round,
+                  "adoption": query.adoption, "page": query.page},
         "total": results.total,
         "pages": results.pages,
         "from_fallback": results.from_fallback,
