@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 19:18:48.734076
+Create Date: 2026-11-26 19:42:36.452975
 """
 
 from collections.abc import Sequence
@@ -77,7 +77,8 @@ def upgrade() -> None:
         sa.Column("sim1", sa.Integer(), nullable=False),
         sa.Column("sim2", sa.Integer(), nullable=False),
         sa.Column("sim3", sa.Integer(), nullable=False),
-        sa.Column("simhash", sa.BigInteger(), nullable=False),
+        sa.Column("sim4", sa.Integer(), nullable=False),
+        sa.Column("sim5", sa.Integer(), nullable=False),
         sa.Column("lead_id", sa.Integer(), nullable=True),
         sa.Column("group_size", sa.Integer(), nullable=False),
         sa.Column("support_count", sa.Integer(), nullable=False),
@@ -146,6 +147,8 @@ def upgrade() -> None:
         batch_op.create_index("ix_draft_comment_round_sim1", ["round_id", "sim1"], unique=False)
         batch_op.create_index("ix_draft_comment_round_sim2", ["round_id", "sim2"], unique=False)
         batch_op.create_index("ix_draft_comment_round_sim3", ["round_id", "sim3"], unique=False)
+        batch_op.create_index("ix_draft_comment_round_sim4", ["round_id", "sim4"], unique=False)
+        batch_op.create_index("ix_draft_comment_round_sim5", ["round_id", "sim5"], unique=False)
 
     op.create_table(
         "round_area",
@@ -227,6 +230,8 @@ def downgrade() -> None:
     op.drop_table("round_theme")
     op.drop_table("round_area")
     with op.batch_alter_table("draft_comment", schema=None) as batch_op:
+        batch_op.drop_index("ix_draft_comment_round_sim5")
+        batch_op.drop_index("ix_draft_comment_round_sim4")
         batch_op.drop_index("ix_draft_comment_round_sim3")
         batch_op.drop_index("ix_draft_comment_round_sim2")
         batch_op.drop_index("ix_draft_comment_round_sim1")

@@ -8,9 +8,9 @@ wording, a group and themes instead). They share the sensitive-word list and the
 
 Grouping: a comment that repeats an earlier one (identical or near-identical text on the same article)
 has ``lead_id``, the first comment of that group; a comment that leads has ``lead_id`` NULL.
-``norm_hash`` is the hash of the normalised text (identical comments); ``sim0..sim3`` are the four
-16-bit bands of a 64-bit SimHash (near-identical ones are found through an index on each band). The
-lead carries ``group_size``, the true count of its group.
+``norm_hash`` is the hash of the normalised text (identical comments); ``sim0..sim5`` are the MinHash
+LSH bands of ``similarity.Fingerprint`` (near-identical ones are found through an index on each band).
+The lead carries ``group_size``, the true count of its group.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consultation.accounts.models import User
@@ -120,6 +120,8 @@ class DraftComment(Base):
         Index("ix_draft_comment_round_sim1", "round_id", "sim1"),
         Index("ix_draft_comment_round_sim2", "round_id", "sim2"),
         Index("ix_draft_comment_round_sim3", "round_id", "sim3"),
+        Index("ix_draft_comment_round_sim4", "round_id", "sim4"),
+        Index("ix_draft_comment_round_sim5", "round_id", "sim5"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -140,7 +142,8 @@ class DraftComment(Base):
     sim1: Mapped[int]
     sim2: Mapped[int]
     sim3: Mapped[int]
-    simhash: Mapped[int] = mapped_column(BigInteger)  # signed 64-bit
+    sim4: Mapped[int]
+    sim5: Mapped[int]
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("draft_comment.id", ondelete="SET NULL"))  # NULL: leads
     group_size: Mapped[int] = mapped_column(default=1)  # on a lead: how many comments its group holds
     support_count: Mapped[int] = mapped_column(default=0)

@@ -49,7 +49,7 @@ from consultation.validation import check_length, strip_control
 
 SEARCH_TYPE = "draft_comment"
 DUPLICATE_WINDOW = timedelta(seconds=60)
-NEAR_CANDIDATES = 40  # leads sharing a SimHash band that are compared by text
+NEAR_CANDIDATES = 40  # leads sharing an LSH band that are compared by text
 COMMENTABLE = frozenset({Kind.ARTICLE, Kind.PARAGRAPH, Kind.ITEM})
 MAX_THEMES = 5
 ANSWERED_KIND = "draft_comment.answered"
@@ -208,9 +208,8 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
         "round_id": round_.id, "provision_id": provision_id, "article_id": article_id, "chapter_id": chapter_id,
         "author_id": actor.user_id, "by_representative": policy.is_representative(actor), "body": body,
         "proposed_wording": wording, "held": held, "client_token": token, "created_at": utcnow(),
-        "norm_hash": fingerprint.hash, "simhash": _signed(fingerprint.simhash),
-        "sim0": fingerprint.bands[0], "sim1": fingerprint.bands[1], "sim2": fingerprint.bands[2],
-        "sim3": fingerprint.bands[3], "lead_id": lead.id if lead else None, "group_size": 1, "support_count": 0,
+        "norm_hash": fingerprint.hash, **band_columns(fingerprint), "lead_id": lead.id if lead else None,
+        "group_size": 1, "support_count": 0,
         "reason": "",
     }
     if lead is not None and lead.outcome is not None:  # joins a group that was answered already
@@ -235,8 +234,9 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
     return comment
 
 
-def _signed(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
+def band_columns(fingerprint: Fingerprint) -> dict[str, int]:
+    """The ``sim0``… column values of a comment's text."""
+    return {f"sim{i}": value for i, value in enumerate(fingerprint.bands)}
 
 
 async def _target(session: AsyncSession, round_: CommentRound, provision_id: int) -> Provision:
@@ -292,13 +292,11 @@ async def _lead_for(session: AsyncSession, round_id: int, article_id: int | None
                                      .order_by(DraftComment.id).limit(1))
     if identical is not None or not fingerprint.can_be_near:
         return identical
-    b = fingerprint.bands
-    candidates = await session.scalars(leads.where(or_(
-        DraftComment.sim0 == b[0], DraftComment.sim1 == b[1], DraftComment.sim2 == b[2],
-        DraftComment.sim3 == b[3])).order_by(DraftComment.id).limit(NEAR_CANDIDATES))
+    shares_a_band = or_(*(getattr(DraftComment, f"sim{i}") == value for i, value in enumerate(fingerprint.bands)))
+    candidates = await session.scalars(leads.where(shares_a_band).order_by(DraftComment.id).limit(NEAR_CANDIDATES))
     best, best_score = None, 0.0
     for candidate in candidates:
-        score = fingerprint.near(candidate.body, candidate.simhash)
+        score = fingerprint.near(candidate.body)
         if score is not None and score > best_score:
             best, best_score = candidate, score
     return best

@@ -1,23 +1,29 @@
 """Identical and near-identical comment texts, so a campaign of copied comments is counted as what it is.
 
 ``normalise`` folds width, case, spaces and punctuation; identical comments share ``norm_hash``.
-Near-identical ones are found with a 64-bit SimHash over character bigrams: similar texts have hashes
-that differ in few bits, so they very likely share one of four 16-bit bands exactly (within 3 bits
-they always do). A lookup by band finds the candidates; ``jaccard`` of the bigram sets decides.
+Near-identical ones are found by locality-sensitive hashing of MinHash signatures over character bigrams:
+``BANDS`` bands of ``ROWS`` MinHash values each. Two texts whose bigram sets have Jaccard similarity J
+share a band with probability 1 - (1 - J**ROWS)**BANDS: 0.97 at J = 0.7, above 0.999 at J = 0.9, and
+about 0.05 at J = 0.2. A lookup by band (an index per band column) finds the candidates, and the exact
+Jaccard of the bigram sets decides (``MIN_JACCARD``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import unicodedata
 from collections.abc import Iterable
 
-MAX_DISTANCE = 12  # bits: a cheap first filter before the Jaccard measure decides
 MIN_JACCARD = 0.7  # of the bigram sets, to call two texts near-identical
 MIN_NEAR_LENGTH = 12  # shorter texts ("同意", "赞成本条") are grouped only when identical
+BANDS = 6
+ROWS = 3
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
-_MASK64 = (1 << 64) - 1
+_PRIME = (1 << 61) - 1
+_RANDOM = random.Random(20261126)  # fixed: stored bands must be comparable across processes and releases
+_PERMUTATIONS = [(_RANDOM.randrange(1, _PRIME), _RANDOM.randrange(0, _PRIME)) for _ in range(BANDS * ROWS)]
 
 
 def normalise(text: str) -> str:
@@ -39,32 +45,22 @@ def _feature_hash(feature: str) -> int:
     return int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "big")
 
 
-def simhash(features: Iterable[str]) -> int:
-    """The unsigned 64-bit SimHash of a set of features (0 for none)."""
-    weights = [0] * 64
-    for feature in features:
-        value = _feature_hash(feature)
-        for bit in range(64):
-            weights[bit] += 1 if value >> bit & 1 else -1
-    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+def minhash(features: Iterable[str]) -> list[int]:
+    """The MinHash signature (``BANDS * ROWS`` values) of a set of features; all zero for none."""
+    hashed = [_feature_hash(f) % _PRIME for f in features]
+    if not hashed:
+        return [0] * (BANDS * ROWS)
+    return [min((a * h + b) % _PRIME for h in hashed) for a, b in _PERMUTATIONS]
 
 
-def bands(value: int) -> tuple[int, int, int, int]:
-    """The four 16-bit bands of an unsigned 64-bit hash."""
-    return (value & 0xFFFF, value >> 16 & 0xFFFF, value >> 32 & 0xFFFF, value >> 48 & 0xFFFF)
-
-
-def to_signed(value: int) -> int:
-    """An unsigned 64-bit value as the signed integer a BIGINT column holds."""
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def to_unsigned(value: int) -> int:
-    return value & _MASK64
-
-
-def distance(a: int, b: int) -> int:
-    return (to_unsigned(a) ^ to_unsigned(b)).bit_count()
+def bands(signature: list[int]) -> tuple[int, ...]:
+    """One 31-bit value per band (what the ``sim0``… columns store)."""
+    values = []
+    for i in range(BANDS):
+        chunk = ",".join(str(v) for v in signature[i * ROWS:(i + 1) * ROWS])
+        digest = hashlib.blake2b(chunk.encode(), digest_size=4).digest()
+        values.append(int.from_bytes(digest, "big") & 0x7FFFFFFF)
+    return tuple(values)
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -76,22 +72,21 @@ def jaccard(a: set[str], b: set[str]) -> float:
 class Fingerprint:
     """What grouping needs to know of a text."""
 
-    __slots__ = ("bands", "grams", "hash", "normal", "simhash")
+    __slots__ = ("bands", "grams", "hash", "normal")
 
     def __init__(self, text: str) -> None:
         self.normal = normalise(text)
         self.hash = norm_hash(self.normal)
         self.grams = bigrams(self.normal)
-        self.simhash = simhash(self.grams)
-        self.bands = bands(self.simhash)
+        self.bands = bands(minhash(self.grams))
 
     @property
     def can_be_near(self) -> bool:
         return len(self.normal) >= MIN_NEAR_LENGTH
 
-    def near(self, other_text: str, other_simhash: int) -> float | None:
+    def near(self, other_text: str) -> float | None:
         """The Jaccard similarity to another text if it is near-identical to this one, else None."""
-        if not self.can_be_near or distance(self.simhash, other_simhash) > MAX_DISTANCE:
+        if not self.can_be_near:
             return None
         score = jaccard(self.grams, bigrams(normalise(other_text)))
         return score if score >= MIN_JACCARD else None
