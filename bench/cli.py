@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import bench.drills
+import bench.rounds  # registers the comment surge and the round pages
 import bench.votes  # noqa: F401 - registers the vote storm and its kill drill
 from bench import database, machine, report, seed
 from bench.scales import SCALES

@@ -190,13 +190,8 @@ register(Scenario("index_lag", "probe", "search index lag after a write: 50 topi
 
 
 # --- waiting for their capability ---------------------------------------------------------------
-# (the vote storm and its kill drill are in bench/votes.py)
+# (the vote storm and its kill drill are in bench/votes.py; the comment surge and the round pages in
+# bench/rounds.py)
 
-register(Scenario("comment_surge", "load", "80,000 comments into one draft comment round (concurrency 64)",
-                  pending="draft comment rounds (issue 5)"))
-register(Scenario("draft_article_page", "load", "a draft article page with its comments",
-                  pending="draft comment rounds (issue 5)"))
-register(Scenario("round_report", "load", "the summary report of a comment round",
-                  pending="draft comment rounds (issue 5)"))
 register(Scenario("task_list", "load", "governance tasks list (50,000 tasks at city scale)",
                   pending="governance tasks"))

@@ -19,6 +19,7 @@ from consultation.deliberation.models import CommunitySettings, TopicState
 from consultation.policy import Actor, Grant
 from web.composition import build_services
 from web.database import make_engine, make_sessionmaker, make_write_sessionmaker
+from web.demo_drafts import load_drafts
 from web.demo_story import load_story
 from web.settings import DEFAULT_SECRET, Settings
 
@@ -135,6 +136,7 @@ async def build_demo(session: AsyncSession, seed: int = 20261126, *,
     await session.flush()
     await _demo_topics(session)
     await load_story(session, receipt_key, DEMO_PASSWORD)
+    await load_drafts(session)
     # Only a handful of residents are printed: the rest follow the same number pattern.
     residents = [login for login in logins if login.role == "resident"]
     others = [login for login in logins if login.role != "resident"]

@@ -86,12 +86,12 @@ def test_lua_script_quotes_paths_and_headers() -> None:
 
 
 def test_scenarios_waiting_for_their_capability_are_listed_not_run() -> None:
-    assert not REGISTRY["comment_surge"].available and "issue 5" in REGISTRY["comment_surge"].pending
-    chosen, problems = choose("comment_surge,area_home,ceiling_plain,nonsense")
+    assert not REGISTRY["task_list"].available and "governance tasks" in REGISTRY["task_list"].pending
+    chosen, problems = choose("task_list,area_home,ceiling_plain,nonsense")
     assert chosen == ["ceiling_plain", "area_home"]  # ceilings first
     assert any("not yet available" in p for p in problems) and any("unknown" in p for p in problems)
     default, _ = choose("")
-    assert "drill_pg_restart" not in default and "ceiling_minimal" in default and "comment_surge" not in default
+    assert "drill_pg_restart" not in default and "ceiling_minimal" in default and "task_list" not in default
 
 
 @pytest.fixture
