@@ -38,9 +38,12 @@ def _fts_rows(documents: list[SearchDoc]) -> list[tuple[str, str]]:
     return rows
 
 
-async def store(session: AsyncSession, doc_type: str, ids: Sequence[int], documents: list[SearchDoc]) -> None:
-    """Make the rows of ``ids`` match ``documents``: update, insert, and delete those that built nothing."""
-    existing = {row.object_id: row for row in (await session.scalars(
+async def store(session: AsyncSession, doc_type: str, ids: Sequence[int], documents: list[SearchDoc], *,
+                fresh: bool = False) -> None:
+    """Make the rows of ``ids`` match ``documents``: update, insert, and delete those that built nothing.
+    ``fresh``: the table was cleared in this transaction, so there is nothing to look up (a rebuild would
+    otherwise look up every batch in a table whose planner statistics still say "empty": quadratic)."""
+    existing = {} if fresh else {row.object_id: row for row in (await session.scalars(
         select(SearchDocument).where(SearchDocument.doc_type == doc_type, SearchDocument.object_id.in_(ids))
     )).all()}
     built = {document.object_id for document in documents}

@@ -133,8 +133,9 @@ class Indexer:
             for doc_type in self.registry:
                 async for ids in doc_type.all_ids(session, CHUNK):
                     documents = await doc_type.build(session, ids)
-                    await fallback.store(session, doc_type.name, ids, documents)
+                    await fallback.store(session, doc_type.name, ids, documents, fresh=True)
                     count += len(documents)
+                    session.expunge_all()  # a city holds a million documents: keep only one chunk in memory
         return count
 
     async def build_index(self) -> tuple[str, int]:
@@ -152,6 +153,7 @@ class Indexer:
                         if payload:
                             tasks.append(await gateway.call(partial(_add_documents, index=uid, documents=payload)))
                             count += len(payload)
+                        session.expunge_all()
             await gateway.wait_all(tasks)
         except BaseException:
             with contextlib.suppress(Exception):
