@@ -86,6 +86,15 @@ def _facets(body: dict[str, Any], name: str) -> dict[str, int]:
     return {f["value"]: f["count"] for f in body["facets"].get(name, [])}
 
 
+async def _english(client: Any, params: dict[str, str]) -> Any:
+    """The JSON search in English (the language cookie, as the language switch sets it)."""
+    client.cookies.set("lang", "en")
+    try:
+        return (await client.get("/api/v1/search", params=params)).json()
+    finally:
+        client.cookies.delete("lang")
+
+
 async def _search(client: WebClient, **params: Any) -> dict[str, Any]:
     response = await client.get("/api/v1/search", params=params)
     assert response.status_code == 200, response.text
@@ -108,8 +117,7 @@ async def _check(client: WebClient, w: World) -> None:
     assert _facets(found, "type") == {"provision": 2}  # 第二条 of each draft
     assert _facets(found, "draft") == {str(w.draft.id): 1, str(w.other.id): 1}
     assert _facets(found, "round") == {str(w.round.id): 1}
-    english = (await client.get("/api/v1/search", params={"q": "登记", "type": "provision"},
-                                headers={"accept-language": "en"})).json()
+    english = await _english(client, {"q": "登记", "type": "provision"})
     assert next(h for h in english["hits"] if h["id"] == second.id)["badges"] == ["Open for comments"]
     assert next(h for h in english["hits"] if h["id"] == other_second)["badges"] == []
 
@@ -160,8 +168,7 @@ async def _answer_and_new_version(app: Starlette, client: WebClient, db: Any, w:
     assert _facets(comments, "adoption") == {"pending": 2, "adopted": 1}
     adopted = await _search(client, q="登记", adoption="adopted")
     assert [(h["type"], h["id"]) for h in adopted["hits"]] == [("draft_comment", lead.id)]
-    english = (await client.get("/api/v1/search", params={"q": "登记", "adoption": "adopted"},
-                                headers={"accept-language": "en"})).json()
+    english = await _english(client, {"q": "登记", "adoption": "adopted"})
     assert english["hits"][0]["badges"] == ["Adopted"]
 
     draft = await db.scalar(select(Draft).where(Draft.id == w.draft.id))
@@ -221,8 +228,7 @@ async def test_a_round_opened_later_links_the_articles_to_it(app: Starlette, cli
                                      closes_at=utcnow() + timedelta(days=20), audience="everyone", area_ids=(),
                                      instructions="")
     await drain(app, db)
-    after = (await client.get("/api/v1/search", params={"draft": str(draft.id)},
-                              headers={"accept-language": "en"})).json()
+    after = await _english(client, {"draft": str(draft.id)})
     assert all(h["url"].startswith(f"/rounds/{opened.id}/articles/") for h in after["hits"])
     assert {b for h in after["hits"] for b in h["badges"]} == {"Comment round not open yet"}
     assert _facets(after, "round") == {str(opened.id): 3}
