@@ -67,7 +67,8 @@ def create_app(
         middleware=[
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
             Middleware(BodyLimitMiddleware),
-            Middleware(GZipMiddleware, minimum_size=1024),
+            # Level 6, not Starlette's 9: a third less time for a topic page, 3 % more bytes.
+            Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -75,7 +76,7 @@ def create_app(
     app.state.settings = settings
     app.state.sessionmaker = sessionmaker
     app.state.write_sessionmaker = sessionmaker
-    app.state.jinja = build_environment()
+    app.state.jinja = build_environment(auto_reload=not settings.production)
     app.state.after_commit = None
     return app
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from functools import cache
+import secrets
+from collections.abc import Callable
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -34,9 +37,31 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={_static_hash(path)}"
 
 
-def build_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
+@lru_cache(maxsize=16384)
+def _formatted(formatter: Callable[..., str], value: Any, format: str, locale: str) -> str:
+    token = i18n.current_locale.set(locale)
+    try:
+        return formatter(value, format)
+    finally:
+        i18n.current_locale.reset(token)
+
+
+def _cached(formatter: Callable[..., str]) -> Callable[..., str]:
+    """A date filter remembered per (value, format, locale): a page formats the same stored times
+    (comments, topics) on every request, and Babel's formatting costs more than the rest of a line."""
+    def filter_(value: Any, format: str = "medium") -> str:
+        if value is None:
+            return ""
+        return _formatted(formatter, value, format, i18n.current_locale.get())
+    return filter_
+
+
+def build_environment(templates_dir: Path = TEMPLATES_DIR, *, auto_reload: bool = True) -> Environment:
+    """``auto_reload=False`` (production) compiles each template once and never looks at its file again;
+    with it on, every include and import of every page checks the file's modification time."""
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)),
+        auto_reload=auto_reload,
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -57,8 +82,8 @@ def build_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
         mask_phone=mask_phone,
     )
     env.filters.update(
-        datetime=i18n.format_datetime,
-        date=i18n.format_date,
+        datetime=_cached(i18n.format_datetime),
+        date=_cached(i18n.format_date),
         number=i18n.format_number,
     )
     return env
@@ -70,10 +95,8 @@ def ensure_locale(request: Request) -> None:
         i18n.current_locale.set(i18n.pick_locale(request.cookies.get(LANG_COOKIE)))
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
-           status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+def _values(request: Request, context: dict[str, Any] | None, csrf_token: str | None = None) -> dict[str, Any]:
     ctx: Ctx | None = getattr(request.state, "ctx", None)
-    env: Environment = request.app.state.jinja
     actor = ctx.actor if ctx else policy.ANONYMOUS
     ensure_locale(request)
     values: dict[str, Any] = {
@@ -81,7 +104,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "ctx": ctx,
         "user": ctx.user if ctx else None,
         "actor": actor,
-        "csrf_token": ctx.csrf_token if ctx else "",
+        "csrf_token": csrf_token if csrf_token is not None else ctx.csrf_token if ctx else "",
         "locale": i18n.current_locale.get(),
         "html_lang": i18n.HTML_LANG[i18n.current_locale.get()],
         "elderly": ctx.elderly if ctx else request.cookies.get(ELDERLY_COOKIE) == "1",
@@ -94,8 +117,42 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "form": {},
     }
     values.update(context or {})
-    html = env.get_template(template).render(values)
+    return values
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
+           status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    env: Environment = request.app.state.jinja
+    html = env.get_template(template).render(_values(request, context))
     return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+# --- one page for every anonymous visitor ------------------------------------------------------------
+# An anonymous visitor's page differs from another's (same address, language and text size, no flash
+# message) only by the visitor's CSRF token in its forms. ``render_shared`` renders it once with a stand-in
+# for the token, ``shared_response`` puts each visitor's own token in (escaped, as the template would).
+
+_CSRF_STAND_IN = f"csrf-stand-in-{secrets.token_hex(16)}"
+
+
+def shared_page_key(request: Request) -> tuple[str, str, bool] | None:
+    """What an anonymous page depends on besides its data: the address (with scheme and host, as
+    ``url_for`` would use them), the language and the text size; ``None`` when the page is not shareable
+    (someone is signed in, or there is a flash message to show)."""
+    ctx: Ctx | None = getattr(request.state, "ctx", None)
+    if ctx is None or ctx.user is not None or ctx.flashes:
+        return None
+    return str(request.url), ctx.locale, ctx.elderly
+
+
+def render_shared(request: Request, template: str, context: dict[str, Any]) -> str:
+    env: Environment = request.app.state.jinja
+    return env.get_template(template).render(_values(request, context, csrf_token=_CSRF_STAND_IN))
+
+
+def shared_response(request: Request, html: str) -> HTMLResponse:
+    ctx: Ctx = request.state.ctx
+    return HTMLResponse(html.replace(_CSRF_STAND_IN, str(escape(ctx.csrf_token))))
 
 
 def field_errors(errors: dict[str, Message]) -> dict[str, str]:

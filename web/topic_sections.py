@@ -4,6 +4,11 @@ A feature's route module registers a provider with ``@topic_section("deliberatio
 the provider returns the extra template context for one topic, and the topic page includes each
 section's template in registration order, after the topic itself. The topic page stays one handler
 and one template no matter how many features hang off a topic.
+
+For anonymous visitors the rendered page, the providers' sections included, is kept a few seconds in
+``web.page_cache`` and shared by every anonymous visit to the same address in the same language. So a
+provider must depend only on the topic, the actor (anonymous there), the language and the
+``comments_page`` query parameter (the only one a shared page may have).
 """
 
 from __future__ import annotations

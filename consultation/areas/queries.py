@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Executable, Integer, Select, String, bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
@@ -156,14 +157,84 @@ async def children_with_counts(session: AsyncSession, parent: Area) -> list[Chil
 
 async def household_count(session: AsyncSession, area: Area) -> int:
     """Households in a community, in a compound, or anywhere below a higher area."""
+    return int(await session.scalar(_household_count_query(area)) or 0)
+
+
+@dataclass
+class AreaPage:
+    """The public area page's own part: the area, its trail (root first), its sub-areas with their
+    counts (as ``children_with_counts``) and its household total (as ``household_count``)."""
+
+    area: Area
+    trail: list[Area]
+    children: list[ChildSummary]
+    household_total: int
+
+
+def _household_count_query(area: Area) -> Select[int]:
+    """The statement of ``household_count``."""
     if area.level is AreaLevel.community:
-        query = select(func.count(Household.id)).where(Household.community_id == area.id)
-    elif area.level is AreaLevel.compound:
-        query = select(func.count(Household.id)).where(Household.compound_id == area.id)
+        return select(func.count(Household.id)).where(Household.community_id == area.id)
+    if area.level is AreaLevel.compound:
+        return select(func.count(Household.id)).where(Household.compound_id == area.id)
+    return (select(func.count(Household.id)).join(Area, Area.id == Household.community_id)
+            .where(Area.path.startswith(area.path)))
+
+
+# The area page's statements are built once (with bound parameters) and reused: building a statement
+# with aliases and subqueries costs several times more Python than running it.
+
+@cache
+def _area_chain() -> Select[Area]:
+    """The area ``:area_id`` and its ancestors: a recursive walk up ``parent_id``, by primary key."""
+    columns = [Area.id, Area.parent_id, Area.level, Area.name, Area.code, Area.path, Area.created_at]
+    up = select(*columns).where(Area.id == bindparam("area_id", type_=Integer)).cte("chain", recursive=True)
+    step = aliased(Area)
+    up = up.union_all(select(*(getattr(step, c.key) for c in columns)).join(up, step.id == up.c.parent_id))
+    return select(aliased(Area, up))
+
+
+@cache
+def _area_children(level: AreaLevel) -> Executable:
+    """The household total of the area ``:area_id`` (path ``:path``) of ``level`` (as ``household_count``)
+    beside its sub-areas with their counts (as ``children_with_counts``). The sub-areas are outer-joined
+    onto a one-row source, so the total comes back when there are none."""
+    area_id = bindparam("area_id", type_=Integer)
+    if level is AreaLevel.community:
+        total = select(func.count(Household.id)).where(Household.community_id == area_id)
+    elif level is AreaLevel.compound:
+        total = select(func.count(Household.id)).where(Household.compound_id == area_id)
     else:
-        query = (select(func.count(Household.id)).join(Area, Area.id == Household.community_id)
-                 .where(Area.path.startswith(area.path)))
-    return int(await session.scalar(query) or 0)
+        total = (select(func.count(Household.id)).join(Area, Area.id == Household.community_id)
+                 .where(Area.path.startswith(bindparam("path", type_=String))))
+    kid, grandchild = aliased(Area), aliased(Area)
+    grandchildren = select(func.count(grandchild.id)).where(grandchild.parent_id == kid.id).scalar_subquery()
+    query = (select(total.scalar_subquery(), kid, grandchildren)
+             .select_from(select(literal(1).label("one")).subquery())
+             .outerjoin(kid, kid.parent_id == area_id).order_by(kid.name))
+    if level is AreaLevel.community:  # the children are compounds: count by the household's compound
+        return query.add_columns(
+            select(func.count(Household.id)).where(Household.compound_id == kid.id).scalar_subquery())
+    # one grouped join for all the children (as children_with_counts), not a count per child
+    child, community = aliased(Area), aliased(Area)
+    below = (select(child.id.label("id"), func.count(Household.id).label("n"))
+             .join(community, community.path.startswith(child.path))
+             .join(Household, Household.community_id == community.id)
+             .where(child.parent_id == area_id).group_by(child.id).subquery())
+    return query.add_columns(below.c.n).outerjoin(below, below.c.id == kid.id)
+
+
+async def area_page(session: AsyncSession, area_id: int) -> AreaPage:
+    """Everything ``AreaPage`` holds in two statements whatever the tree's size: the area with its
+    ancestors, then its household total beside its sub-areas with their counts."""
+    found = {a.id: a for a in (await session.scalars(_area_chain(), {"area_id": area_id})).all()}
+    area = found.get(area_id)
+    if area is None:
+        raise NotFound()
+    trail = [found[i] for i in area.ancestor_ids[:-1] if i in found]
+    rows = (await session.execute(_area_children(area.level), {"area_id": area.id, "path": area.path})).all()
+    children = [ChildSummary(k, int(g or 0), int(h or 0)) for _, k, g, h in rows if k is not None]
+    return AreaPage(area, trail, children, int(rows[0][0] or 0))
 
 
 @dataclass

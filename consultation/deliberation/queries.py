@@ -4,9 +4,10 @@ workers' triage queue. Topics are public, so ``get_topic`` only hides what does 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Executable, Integer, Select, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -46,8 +47,14 @@ def _with_relations(query: _Query) -> _Query:
                          joinedload(Topic.merged_into))
 
 
+@cache
+def _topic_statement() -> Select[Topic]:
+    """``get_topic``'s statement, built once (building it costs more than running it)."""
+    return _with_relations(select(Topic).where(Topic.id == bindparam("topic_id", type_=Integer)))
+
+
 async def get_topic(session: AsyncSession, topic_id: int) -> Topic:
-    topic = await session.scalar(_with_relations(select(Topic).where(Topic.id == topic_id)))
+    topic = await session.scalar(_topic_statement(), {"topic_id": topic_id})
     if topic is None:
         raise NotFound()
     return topic
@@ -60,15 +67,12 @@ class TopicGroup:
     topics: list[Topic]
 
 
-async def area_topics(session: AsyncSession, area: Area) -> list[TopicGroup] | None:
-    """Topics of a community (or of one compound) grouped by state; ``None`` above community level."""
-    if area.level is AreaLevel.community:
-        where = Topic.community_id == area.id
-    elif area.level is AreaLevel.compound:
-        where = Topic.area_id == area.id
-    else:
-        return None
-    # One statement for every group: rank the topics within their group, keep the first AREA_GROUP_LIMIT.
+@cache
+def _area_topics_statement(level: AreaLevel) -> Executable:
+    """The topics of the community (or compound) ``:area_id`` in one statement for every group: rank the
+    topics within their group, keep the first AREA_GROUP_LIMIT. Built once per level and reused."""
+    area_id = bindparam("area_id", type_=Integer)
+    where = Topic.community_id == area_id if level is AreaLevel.community else Topic.area_id == area_id
     group_key = case(*[(Topic.state.in_(states), key) for key, _, states in AREA_GROUPS])
     newest_first = (Topic.updated_at.desc(), Topic.id.desc())
     ranked = (
@@ -77,21 +81,30 @@ async def area_topics(session: AsyncSession, area: Area) -> list[TopicGroup] | N
         .where(where, Topic.state.in_({state for _, _, states in AREA_GROUPS for state in states}))
         .subquery()
     )
-    rows = (await session.execute(
-        _with_relations(select(Topic, ranked.c.group_key)).join(ranked, ranked.c.id == Topic.id)
-        .where(ranked.c.rank <= AREA_GROUP_LIMIT).order_by(*newest_first)
-    )).all()
+    # Only the topic's area is loaded: the list shows nothing else of its relations (the others raise if read).
+    return (select(Topic, ranked.c.group_key).options(joinedload(Topic.area)).join(ranked, ranked.c.id == Topic.id)
+            .where(ranked.c.rank <= AREA_GROUP_LIMIT).order_by(*newest_first))
+
+
+async def area_topics(session: AsyncSession, area: Area) -> list[TopicGroup] | None:
+    """Topics of a community (or of one compound) grouped by state; ``None`` above community level."""
+    if area.level not in (AreaLevel.community, AreaLevel.compound):
+        return None
+    rows = (await session.execute(_area_topics_statement(area.level), {"area_id": area.id})).all()
     by_group: dict[str, list[Topic]] = {key: [] for key, _, _ in AREA_GROUPS}
     for topic, key in rows:
         by_group[key].append(topic)
     return [TopicGroup(key, label, by_group[key]) for key, label, _ in AREA_GROUPS]
 
 
+@cache
+def _timeline_statement() -> Select[TopicTransition]:
+    return (select(TopicTransition).where(TopicTransition.topic_id == bindparam("topic_id", type_=Integer))
+            .order_by(TopicTransition.created_at, TopicTransition.id))
+
+
 async def timeline(session: AsyncSession, topic: Topic) -> list[TopicTransition]:
-    return list((await session.scalars(
-        select(TopicTransition).where(TopicTransition.topic_id == topic.id)
-        .order_by(TopicTransition.created_at, TopicTransition.id)
-    )).all())
+    return list((await session.scalars(_timeline_statement(), {"topic_id": topic.id})).all())
 
 
 @dataclass
@@ -103,11 +116,66 @@ class Viewer:
 async def viewer_of(session: AsyncSession, topic: Topic, user_id: int | None) -> Viewer:
     if user_id is None:
         return Viewer()
-    cosigned = await session.scalar(select(TopicCoSign.id).where(TopicCoSign.topic_id == topic.id,
-                                                                 TopicCoSign.user_id == user_id))
-    following = await session.scalar(select(TopicFollow.id).where(TopicFollow.topic_id == topic.id,
-                                                                  TopicFollow.user_id == user_id))
-    return Viewer(cosigned is not None, following is not None)
+    row = (await session.execute(_page_state_statement(), {"topic_id": topic.id, "community_id": topic.community_id,
+                                                             "user_id": user_id})).one()
+    return Viewer(bool(row[1]), bool(row[2]))
+
+
+def _viewer_columns(topic_id: Any) -> list[ColumnElement[bool]]:
+    """Whether ``:user_id`` co-signed and follows the topic, as two EXISTS columns."""
+    user_id = bindparam("user_id", type_=Integer)
+    return [select(TopicCoSign.id).where(TopicCoSign.topic_id == topic_id, TopicCoSign.user_id == user_id).exists(),
+            select(TopicFollow.id).where(TopicFollow.topic_id == topic_id, TopicFollow.user_id == user_id).exists()]
+
+
+def _threshold_column(community_id: Any) -> ColumnElement[int]:
+    """The community's co-sign threshold (the default where it has no settings row)."""
+    configured = (select(CommunitySettings.cosign_threshold).where(CommunitySettings.community_id == community_id)
+                  .scalar_subquery())
+    return func.coalesce(configured, DEFAULT_COSIGN_THRESHOLD)
+
+
+@dataclass
+class TopicPage:
+    """What the topic page shows about the topic itself besides its sections."""
+
+    topic: Topic
+    viewer: Viewer
+    threshold: int
+
+
+@cache
+def _topic_page_statement(signed_in: bool) -> Executable:
+    """``get_topic``'s statement with the threshold and, for a signed-in viewer, their co-sign and follow."""
+    columns: list[ColumnElement[Any]] = [_threshold_column(Topic.community_id)]
+    if signed_in:
+        columns += _viewer_columns(Topic.id)
+    return _with_relations(select(Topic, *columns)).where(Topic.id == bindparam("topic_id", type_=Integer))
+
+
+@cache
+def _page_state_statement() -> Executable:
+    """The threshold of ``:community_id`` and whether ``:user_id`` co-signed and follows ``:topic_id``."""
+    topic_id = bindparam("topic_id", type_=Integer)
+    return select(_threshold_column(bindparam("community_id", type_=Integer)), *_viewer_columns(topic_id))
+
+
+async def topic_page(session: AsyncSession, topic_id: int, user_id: int | None) -> TopicPage:
+    """The topic (as ``get_topic``), the viewer's co-sign and follow, and the community's co-sign
+    threshold, in one statement."""
+    row = (await session.execute(_topic_page_statement(user_id is not None),
+                                 {"topic_id": topic_id, "user_id": user_id})).one_or_none()
+    if row is None:
+        raise NotFound()
+    viewer = Viewer(bool(row[2]), bool(row[3])) if user_id is not None else Viewer()
+    return TopicPage(row[0], viewer, int(row[1]))
+
+
+async def page_state(session: AsyncSession, topic: Topic, user_id: int | None) -> tuple[Viewer, int]:
+    """The viewer and the threshold of ``topic_page`` for a topic already loaded (one statement)."""
+    row = (await session.execute(_page_state_statement(), {"topic_id": topic.id, "community_id": topic.community_id,
+                                                             "user_id": user_id})).one()
+    return (Viewer(bool(row[1]), bool(row[2])) if user_id is not None else Viewer()), int(row[0])
 
 
 @dataclass

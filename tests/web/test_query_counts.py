@@ -4,6 +4,10 @@ much data it shows, so an N+1 cannot come back unnoticed.
 Each test renders the page, adds more of what the page lists, renders it again, and asserts that the
 count did not grow and stays within the page's budget. A budget is what the page needs today plus a
 small margin: a feature that adds a section may raise it, knowingly, in this file.
+
+The area page and the anonymous topic page keep their data in a short-lived cache (``web.page_cache``):
+their budgets are for a cold page (the cache emptied first), and a warm anonymous visit must run no
+statement at all.
 """
 
 from __future__ import annotations
@@ -16,24 +20,39 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.applications import Starlette
 
+from consultation.accounts.models import Role
 from consultation.areas import services as areas
 from consultation.areas.models import AreaLevel
+from consultation.comments import services as comment_services
 from consultation.deliberation import services
 from consultation.deliberation.models import Topic, TopicState
+from consultation.drafts import services as draft_services
+from consultation.policy import Actor, Grant
 from tests.conftest import WebClient
 from tests.deliberation.helpers import World, actor_of, in_triage, make_world, raise_topic
+from tests.drafts.helpers import text
 from tests.factories import PASSWORD, identifier, make_user
+from web.page_cache import cache_of
 
 # Statements per page: measured when this test was written (in brackets) plus a margin of two. The
-# signed-in pages include the four statements of loading who is asking (session, grants, home, unread count).
+# signed-in pages include the three statements of loading who is asking (session with its user, grants
+# with the home area's path, unread notifications).
 BUDGET = {
-    "area_home": 11,  # (9) anonymous: area, trail, children and their counts, households, topics, meetings, ...
-    "compound_page": 9,  # (7)
-    "topic_page": 21,  # (19) signed in, with comments, photos, meetings and resolution sections
-    "search_page": 7,  # (5) database fallback search
-    "my_topics": 9,  # (7)
-    "worker_console": 12,  # (10)
+    "home": 3,  # (1) districts
+    "home_signed_in": 7,  # (5) + the person's home area
+    "area_home": 8,  # (6) cold: area with its trail, sub-areas with their counts and the household total,
+    #                     topics, sessions, resolutions, polls; 0 when warm
+    "compound_page": 8,  # (6) the topic list of one compound, cold; 0 when warm
+    "topic_page": 10,  # (8) anonymous: topic with its threshold, photos, resolution, sessions, polls, comment
+    #                     counts, the comment page (replies, authors, reactions), timeline
+    "topic_page_signed_in": 13,  # (11) + who is asking; co-sign, follow and own reactions ride along
+    "topic_page_staff": 13,  # (11)
+    "topic_list_api": 4,  # (2) /api/v1/topics?area=: the area, the page with its total
+    "search_page": 13,  # (11) database fallback search: hits, total and one count per facet
+    "my_topics": 8,  # (6)
+    "worker_console": 11,  # (9)
     "triage_queue": 10,  # (8) as an administrator, who covers every community
+    "draft_page": 7,  # (5) anonymous, with the comment rounds' part
 }
 _NOT_COUNTED = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
@@ -57,8 +76,14 @@ def statements(connection: AsyncConnection) -> Iterator[list[str]]:
 _last: dict[str, list[str]] = {}  # the statements of the latest count per path, shown when a check fails
 
 
-async def count(connection: AsyncConnection, client: WebClient, path: str) -> int:
-    await client.get(path)  # a first visit sets cookies; count the steady state
+async def count(app: Starlette, connection: AsyncConnection, client: WebClient, path: str, *,
+                cold: bool = True) -> int:
+    """Statements of one visit to ``path`` after a first one (cookies set); ``cold`` empties the page
+    cache first, so the count is that of loading the page, not of reading the cache."""
+    await client.get(path)
+    if cold:
+        for name in ("area_page", "topic_page"):
+            cache_of(app, name).clear()
     with statements(connection) as seen:
         response = await client.get(path)
     assert response.status_code == 200, (path, response.status_code)
@@ -67,6 +92,7 @@ async def count(connection: AsyncConnection, client: WebClient, path: str) -> in
 
 
 def check(page: str, path: str, before: int, after: int) -> None:
+    print(f"{page}: {after} statements ({path})")  # shown with pytest -s
     listing = "\n".join(" ".join(statement.split())[:160] for statement in _last.get(path, []))
     assert after == before, f"{page}: {before} statements with less data, {after} with more (an N+1?):\n{listing}"
     assert after <= BUDGET[page], f"{page}: {after} statements, budget {BUDGET[page]}:\n{listing}"
@@ -93,40 +119,107 @@ async def more_topics(db: AsyncSession, world: World, n: int, *, tag: str) -> li
 
 
 async def add_comments(db: AsyncSession, world: World, topic: Topic, n: int) -> None:
-    """Comments on ``topic`` once the comments capability exists (its own service writes them)."""
-    try:
-        from consultation.comments.services import post_comment
-    except ImportError:
-        return
+    """``n`` top-level comments on ``topic``, every third with a reply, and reactions on some, from the
+    world's residents (and an official answer by the worker)."""
+    people = [world.author, *world.neighbours]
+    worker = actor_of(world.worker_a, world)
     for i in range(n):
-        author = world.neighbours[i % len(world.neighbours)]
-        await post_comment(db, actor_of(author, world), topic, body=f"同意，第{i}条意见，{topic.id}号议题。",
-                           stance="support")
+        author = people[i % len(people)]
+        comment = await comment_services.post_comment(db, actor_of(author, world), topic, stance="support",
+                                                      body=f"同意，第{i}条意见，{topic.id}号议题。")
+        if i % 3 == 0:
+            replier = people[(i + 1) % len(people)]
+            await comment_services.reply(db, actor_of(replier, world), comment, body=f"补充第{i}条。")
+        if i % 4 == 0:
+            for kind in ("agree", "thanks"):
+                await comment_services.set_reaction(db, actor_of(world.author, world), comment, kind, True)
+            await comment_services.set_reaction(db, actor_of(people[(i + 2) % len(people)], world), comment,
+                                                "question", True)
+        if i % 10 == 0:
+            await comment_services.reply(db, worker, comment, body=f"社区已收到第{i}条意见。")
     await db.flush()
 
 
-async def test_area_home_and_compound_page(db: AsyncSession, connection: AsyncConnection, client: WebClient) -> None:
+async def test_home_page(app: Starlette, db: AsyncSession, connection: AsyncConnection, client: WebClient) -> None:
+    world = await make_world(db, neighbours=1)
+    before = await count(app, connection, client, "/")
+    admin = actor_of(world.admin, world)
+    for i in range(3):
+        district = await areas.create_area(db, admin, name=f"新区{i}", code=f"QD{i}", level=AreaLevel.district,
+                                           parent=world.city.city)
+        await areas.create_area(db, admin, name=f"新街道{i}", code=f"QS{i}", level=AreaLevel.street, parent=district)
+    check("home", "/", before, await count(app, connection, client, "/"))
+    await client.login(identifier(world.author), PASSWORD)
+    signed_in = await count(app, connection, client, "/")
+    await areas.create_area(db, admin, name="又一区", code="QD9", level=AreaLevel.district, parent=world.city.city)
+    check("home_signed_in", "/", signed_in, await count(app, connection, client, "/"))
+
+
+async def test_area_home_and_compound_page(app: Starlette, db: AsyncSession, connection: AsyncConnection,
+                                           client: WebClient) -> None:
     world = await make_world(db, neighbours=6)
     await more_topics(db, world, 1, tag="一")
     community, compound = world.city.community_a.id, world.city.compound_a.id
-    before = await count(connection, client, f"/areas/{community}")
-    compound_before = await count(connection, client, f"/areas/{compound}")
+    before = await count(app, connection, client, f"/areas/{community}")
+    compound_before = await count(app, connection, client, f"/areas/{compound}")
     await more_topics(db, world, 6, tag="二")
-    check("area_home", f"/areas/{community}", before, await count(connection, client, f"/areas/{community}"))
+    check("area_home", f"/areas/{community}", before, await count(app, connection, client, f"/areas/{community}"))
     check("compound_page", f"/areas/{compound}", compound_before,
-          await count(connection, client, f"/areas/{compound}"))
+          await count(app, connection, client, f"/areas/{compound}"))
+    # warm: an anonymous visitor's page comes from the cache, without a statement
+    assert await count(app, connection, client, f"/areas/{community}", cold=False) == 0, _last
+    assert await count(app, connection, client, f"/areas/{compound}", cold=False) == 0, _last
 
 
-async def test_topic_page(db: AsyncSession, connection: AsyncConnection, client: WebClient) -> None:
+async def test_area_home_above_community_level(app: Starlette, db: AsyncSession, connection: AsyncConnection,
+                                               client: WebClient) -> None:
+    world = await make_world(db, neighbours=1)
+    street = world.city.street.id
+    before = await count(app, connection, client, f"/areas/{street}")
+    admin = actor_of(world.admin, world)
+    for i in range(3):
+        await areas.create_area(db, admin, name=f"新社区{i}", code=f"QC{i}", level=AreaLevel.community,
+                                parent=world.city.street)
+    assert await count(app, connection, client, f"/areas/{street}") == before <= BUDGET["area_home"], _last
+
+
+async def test_topic_page(app: Starlette, db: AsyncSession, connection: AsyncConnection, client: WebClient,
+                          make_client: Any) -> None:
+    """Anonymous, a signed-in resident and a worker (who sees the moderation tools): each count is the
+    same with 5 comments as with 60 (and their replies and reactions), on the first and a later page."""
     world = await make_world(db, neighbours=6)
     topic = await raise_topic(db, world)
-    await add_comments(db, world, topic, 2)
-    await client.login(identifier(world.author), PASSWORD)  # a signed-in viewer: co-sign and follow state too
-    before = await count(connection, client, f"/topics/{topic.id}")
+    await add_comments(db, world, topic, 5)
+    path, later = f"/topics/{topic.id}", f"/topics/{topic.id}?comments_page=2"
+    resident, worker = make_client(), make_client()
+    await resident.login(identifier(world.author), PASSWORD)
+    await worker.login(identifier(world.worker_a), PASSWORD)
+    anonymous = await count(app, connection, client, path)
+    signed_in = await count(app, connection, resident, path)
+    staff = await count(app, connection, worker, path)
     for neighbour in world.neighbours[:4]:  # the fifth would send it to triage
         await services.cosign(db, actor_of(neighbour, world), topic)
-    await add_comments(db, world, topic, 8)
-    check("topic_page", f"/topics/{topic.id}", before, await count(connection, client, f"/topics/{topic.id}"))
+    await add_comments(db, world, topic, 55)
+    check("topic_page", path, anonymous, await count(app, connection, client, path))
+    check("topic_page_signed_in", path, signed_in, await count(app, connection, resident, path))
+    check("topic_page_staff", path, staff, await count(app, connection, worker, path))
+    page = (await client.get(later)).text
+    assert "comment-card" in page  # the second page of the 60 has comments too
+    check("topic_page", later, anonymous, await count(app, connection, client, later))
+    check("topic_page_signed_in", later, signed_in, await count(app, connection, resident, later))
+    # warm: an anonymous visitor's page comes from the cache; a signed-in person's never does
+    assert await count(app, connection, client, path, cold=False) == 0, _last
+    assert await count(app, connection, resident, path, cold=False) == signed_in
+
+
+async def test_topic_list_api(app: Starlette, db: AsyncSession, connection: AsyncConnection,
+                              client: WebClient) -> None:
+    world = await make_world(db, neighbours=6)
+    await more_topics(db, world, 1, tag="甲")
+    path = f"/api/v1/topics?area={world.city.community_a.id}&per_page=50"
+    before = await count(app, connection, client, path)
+    await more_topics(db, world, 6, tag="乙")
+    check("topic_list_api", path, before, await count(app, connection, client, path))
 
 
 async def test_search_page(app: Starlette, db: AsyncSession, connection: AsyncConnection,
@@ -135,42 +228,44 @@ async def test_search_page(app: Starlette, db: AsyncSession, connection: AsyncCo
     await more_topics(db, world, 1, tag="甲")
     await db.commit()
     await app.state.services.worker.drain()
-    before = await count(connection, client, "/search?q=楼道灯")
+    before = await count(app, connection, client, "/search?q=楼道灯")
     await more_topics(db, world, 6, tag="乙")
     await db.commit()
     await app.state.services.worker.drain()
     found = (await client.get("/api/v1/search?q=楼道灯")).json()
     assert found["total"] >= 7  # the later topics are found too, so the second count covers more hits
-    check("search_page", "/search?q=楼道灯", before, await count(connection, client, "/search?q=楼道灯"))
+    check("search_page", "/search?q=楼道灯", before, await count(app, connection, client, "/search?q=楼道灯"))
 
 
-async def test_my_topics(db: AsyncSession, connection: AsyncConnection, client: WebClient) -> None:
+async def test_my_topics(app: Starlette, db: AsyncSession, connection: AsyncConnection, client: WebClient) -> None:
     world = await make_world(db, neighbours=6)
     await raise_topic(db, world, title="我的第一个议题")
     await more_topics(db, world, 1, tag="丙")
     await client.login(identifier(world.author), PASSWORD)
-    before = await count(connection, client, "/my/topics")
+    before = await count(app, connection, client, "/my/topics")
     for i in range(4):
         await raise_topic(db, world, title=f"我的议题{i}")
     await more_topics(db, world, 4, tag="丁")
-    check("my_topics", "/my/topics", before, await count(connection, client, "/my/topics"))
+    check("my_topics", "/my/topics", before, await count(app, connection, client, "/my/topics"))
 
 
-async def test_worker_console(db: AsyncSession, connection: AsyncConnection, client: WebClient) -> None:
+async def test_worker_console(app: Starlette, db: AsyncSession, connection: AsyncConnection,
+                              client: WebClient) -> None:
     world = await make_world(db, neighbours=6)
     await client.login(identifier(world.worker_a), PASSWORD)
-    before = await count(connection, client, "/worker")
+    before = await count(app, connection, client, "/worker")
     for i in range(8):
         await make_user(db, name=f"待认证{i}", area=world.city.community_a)
     await more_topics(db, world, 3, tag="戊")
-    check("worker_console", "/worker", before, await count(connection, client, "/worker"))
+    check("worker_console", "/worker", before, await count(app, connection, client, "/worker"))
 
 
-async def test_triage_queue(db: AsyncSession, connection: AsyncConnection, client: WebClient) -> None:
+async def test_triage_queue(app: Starlette, db: AsyncSession, connection: AsyncConnection,
+                            client: WebClient) -> None:
     world = await make_world(db, neighbours=6)
     await in_triage(db, world, title="待审议题一")
     await client.login(identifier(world.admin), PASSWORD)
-    before = await count(connection, client, "/worker/triage")
+    before = await count(app, connection, client, "/worker/triage")
     admin = actor_of(world.admin, world)
     for i in range(4):  # more communities, each with its own threshold row, and more topics waiting
         community = await areas.create_area(db, admin, name=f"新建{i}社区", code=f"QC{i}", level=AreaLevel.community,
@@ -178,4 +273,19 @@ async def test_triage_queue(db: AsyncSession, connection: AsyncConnection, clien
         await services.set_cosign_threshold(db, admin, community, str(3 + i))
     await in_triage(db, world, title="待审议题二")
     await in_triage(db, world, title="待审议题三", community_b=True)
-    check("triage_queue", "/worker/triage", before, await count(connection, client, "/worker/triage"))
+    check("triage_queue", "/worker/triage", before, await count(app, connection, client, "/worker/triage"))
+
+
+async def test_draft_page(app: Starlette, db: AsyncSession, connection: AsyncConnection, client: WebClient) -> None:
+    """A short draft (3 articles) and a whole law (74 articles): the same statements."""
+    world = await make_world(db, neighbours=1)
+    drafter = await make_user(db, name="起草人", role=Role.drafter, area=world.city.city)
+    actor = Actor(user_id=drafter.id, grants=(Grant(Role.drafter, world.city.city.path),))
+    short = await draft_services.create_draft(db, actor, world.city.city, "某市养犬管理条例", (
+        "某市养犬管理条例\n第一条 为了加强养犬管理，制定本条例。\n第二条 养犬人应当依法办理养犬登记。\n"
+        "第三条 本条例自公布之日起施行。\n"))
+    long = await draft_services.create_draft(db, actor, world.city.city, "",
+                                             text("personal_information_protection_law"))
+    await db.flush()
+    before = await count(app, connection, client, f"/drafts/{short.id}")
+    check("draft_page", f"/drafts/{long.id}", before, await count(app, connection, client, f"/drafts/{long.id}"))

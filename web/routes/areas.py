@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -16,13 +17,17 @@ from consultation.areas import services as areas
 from consultation.areas.models import Area, AreaLevel, Unit
 from consultation.deliberation import queries as topic_queries
 from consultation.deliberation import resolutions
+from consultation.deliberation.resolution_models import Resolution
 from consultation.errors import InvalidState, Message, ValidationFailed, msg
 from consultation.meetings import queries as meeting_queries
+from consultation.meetings.models import Meeting
+from consultation.voting.models import Poll
 from web.auth import require_permission
 from web.context import Ctx
 from web.forms import form_fields, int_or_none, invalid_form, redirect, upload
 from web.i18n import gettext as _
 from web.i18n import translate
+from web.page_cache import cache_of
 from web.routes.polls import area_polls
 from web.routing import RouteTable
 from web.templating import render
@@ -67,18 +72,44 @@ def level_options() -> list[tuple[str, str]]:
 
 # --- public pages --------------------------------------------------------------------------------
 
+@dataclass
+class AreaData:
+    """What an area page shows besides the parts decided per visitor in the template."""
+
+    page: area_queries.AreaPage
+    topic_groups: list[topic_queries.TopicGroup] | None
+    upcoming_meetings: list[Meeting]
+    recent_resolutions: list[Resolution]
+    polls: list[Poll]
+
+
+async def _area_data(ctx: Ctx, area_id: int) -> AreaData:
+    page = await area_queries.area_page(ctx.db, area_id)  # two statements
+    area = page.area
+    return AreaData(page, await topic_queries.area_topics(ctx.db, area),
+                    await meeting_queries.upcoming_for_area(ctx.db, area), await resolutions.recent_in(ctx.db, area),
+                    await area_polls(ctx, area))
+
+
 @routes.get("/areas/{area_id:int}", name="area_page")
 async def area_page(request: Request, ctx: Ctx) -> Response:
-    area = await area_queries.get_area(ctx.db, request.path_params["area_id"])
+    """Anonymous visitors all see the same data (draft polls are for the people who manage them), so it
+    is kept in ``web.page_cache``: up to ``DEFAULT_TTL`` seconds old when another process changed it. A
+    signed-in person, who may just have raised a topic, always gets fresh data."""
+    area_id = request.path_params["area_id"]
+    if ctx.user is None:
+        data = await cache_of(request.app, "area_page").get_or_load(area_id, lambda: _area_data(ctx, area_id))
+    else:
+        data = await _area_data(ctx, area_id)
     return render(request, "areas/area.html", {
-        "area": area,
-        "trail": await area_queries.ancestors(ctx.db, area),
-        "children": await area_queries.children_with_counts(ctx.db, area),
-        "household_total": await area_queries.household_count(ctx.db, area),
-        "topic_groups": await topic_queries.area_topics(ctx.db, area),
-        "upcoming_meetings": await meeting_queries.upcoming_for_area(ctx.db, area),
-        "recent_resolutions": await resolutions.recent_in(ctx.db, area),
-        "area_polls": await area_polls(ctx, area),
+        "area": data.page.area,
+        "trail": data.page.trail,
+        "children": data.page.children,
+        "household_total": data.page.household_total,
+        "topic_groups": data.topic_groups,
+        "upcoming_meetings": data.upcoming_meetings,
+        "recent_resolutions": data.recent_resolutions,
+        "area_polls": data.polls,
     })
 
 

@@ -52,9 +52,10 @@ def _stance_options() -> list[tuple[str, str]]:
 @topic_section("deliberation/_topic_comments.html", order=40, slot="end")
 async def comment_section(ctx: Ctx, topic: Topic) -> dict[str, Any]:
     number = int_or_none(ctx.request.query_params.get("comments_page")) or 1
+    thread = await comments.thread(ctx.db, ctx.actor, topic, number)  # with its stance counts: two statements
     return {
-        "comments": await comments.thread(ctx.db, ctx.actor, topic, number),
-        "stance_counts": await comments.stance_counts(ctx.db, topic.id),
+        "comments": thread,
+        "stance_counts": thread.stance_counts,
         "comment_problem": policy.comment_problem(ctx.actor, topic),
         "may_moderate": policy.is_staff_of(ctx.actor, topic.community),
         "stance_options": _stance_options(),

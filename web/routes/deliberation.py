@@ -3,6 +3,7 @@ the worker's next step), "my topics", the workers' triage queue, and similar top
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -34,10 +35,11 @@ from web.context import Ctx
 from web.forms import form_fields, int_or_none, invalid_form, redirect
 from web.i18n import TIMEZONE, translate
 from web.i18n import gettext as _
+from web.page_cache import cache_of
 from web.routes import media
 from web.routes.areas import renamed
 from web.routing import RouteTable
-from web.templating import render
+from web.templating import render, render_shared, shared_page_key, shared_response
 from web.topic_sections import sections_for
 
 routes = RouteTable()
@@ -122,9 +124,13 @@ def parse_day_end(raw: str) -> datetime | None:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=TIMEZONE) - timedelta(seconds=1)
 
 
-async def topic_context(ctx: Ctx, topic: Topic) -> dict[str, Any]:
-    """The topic page's template context (also used by the comment form's re-render in web/routes/comments)."""
-    viewer = await topics.viewer_of(ctx.db, topic, ctx.actor.user_id)
+async def topic_context(ctx: Ctx, topic: Topic, page: topics.TopicPage | None = None) -> dict[str, Any]:
+    """The topic page's template context (also used by the comment form's re-render in web/routes/comments).
+    ``page`` is what ``topics.topic_page`` loaded with the topic; without it the viewer and threshold are read."""
+    if page is None:
+        viewer, threshold = await topics.page_state(ctx.db, topic, ctx.actor.user_id)
+    else:
+        viewer, threshold = page.viewer, page.threshold
     can_advance = policy.can_advance(ctx.actor, topic)
     # Deciding steps are taken by recording the resolution (its own form), not from the generic one.
     steps = [s for s in rules.next_steps(topic.state, rules.By.WORKER) if not s.needs_resolution] if can_advance else []
@@ -134,7 +140,7 @@ async def topic_context(ctx: Ctx, topic: Topic) -> dict[str, Any]:
         "timeline": await topics.timeline(ctx.db, topic),
         "viewer": viewer,
         "cosign_problem": policy.cosign_problem(ctx.actor, topic) if ctx.user and not viewer.cosigned else None,
-        "threshold": await deliberation.cosign_threshold(ctx.db, topic.community_id),
+        "threshold": threshold,
         "five_steps": rules.FIVE_STEPS,
         "current_step": rules.five_step_index(topic.state),
         "advance_options": [(s.target.value, _(s.label)) for s in steps],
@@ -146,10 +152,28 @@ async def topic_context(ctx: Ctx, topic: Topic) -> dict[str, Any]:
     }
 
 
+async def _topic_page_context(ctx: Ctx, topic_id: int) -> dict[str, Any]:
+    page = await topics.topic_page(ctx.db, topic_id, ctx.actor.user_id)
+    return await topic_context(ctx, page.topic, page)
+
+
+_SHAREABLE_QUERY = re.compile(r"(comments_page=[1-9][0-9]{0,5})?")
+
+
 @routes.get("/topics/{topic_id:int}", name="topic_page")
 async def topic_page(request: Request, ctx: Ctx) -> Response:
-    topic = await _topic(request, ctx)
-    return render(request, "deliberation/topic.html", await topic_context(ctx, topic))
+    """Anonymous visitors all get the same page (they can only read it and log in), so it is rendered
+    once and kept in ``web.page_cache``: up to ``DEFAULT_TTL`` seconds old when another process changed
+    the topic. A signed-in person, who may just have co-signed or commented, always gets a fresh page."""
+    topic_id = request.path_params["topic_id"]
+    key = shared_page_key(request) if _SHAREABLE_QUERY.fullmatch(request.url.query) else None
+    if key is None:
+        return render(request, "deliberation/topic.html", await _topic_page_context(ctx, topic_id))
+
+    async def shared() -> str:
+        return render_shared(request, "deliberation/topic.html", await _topic_page_context(ctx, topic_id))
+
+    return shared_response(request, await cache_of(request.app, "topic_page").get_or_load(key, shared))
 
 
 @routes.post("/topics/{topic_id:int}/cosign", name="topic_cosign")

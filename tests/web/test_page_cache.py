@@ -1,0 +1,175 @@
+"""The area page's short-lived cache (web/page_cache.py): what this process writes shows at once, an
+entry ends after its time to live, a load that overlapped a write is not kept, and what only some
+people may see (draft polls) never enters it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from starlette.applications import Starlette
+
+from tests.areas.helpers import section
+from tests.conftest import WebClient
+from tests.deliberation.helpers import make_world, raise_topic
+from tests.factories import PASSWORD, identifier
+from tests.meetings.helpers import log_in
+from tests.voting.test_pages import poll_form
+from tests.web.test_query_counts import statements
+from web import page_cache
+from web.page_cache import PageCache, cache_of, is_write
+
+
+@pytest.mark.parametrize(("statement", "writes"), [
+    ("SELECT area.id FROM area WHERE area.id = $1", False),
+    ("  select 1", False),
+    ("SAVEPOINT sa_savepoint_1", False),
+    ("RELEASE SAVEPOINT sa_savepoint_1", False),
+    ("WITH RECURSIVE chain(id) AS (SELECT area.id FROM area) SELECT chain.id, topic.updated_at FROM chain", False),
+    ("INSERT INTO topic (title) VALUES ($1)", True),
+    ("UPDATE topic SET cosign_count=(topic.cosign_count + $1)", True),
+    ("DELETE FROM comment_reaction WHERE id = $1", True),
+    ("WITH moved AS (UPDATE poll SET state = $1 RETURNING id) SELECT count(*) FROM moved", True),
+    ("NOTIFY yishiting_outbox", True),
+])
+def test_which_statements_are_writes(statement: str, writes: bool) -> None:
+    assert is_write(statement) is writes
+
+
+async def test_a_cached_value_lives_its_time_then_is_loaded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(page_cache.time, "monotonic", lambda: clock[0])
+    cache = PageCache(ttl=10)
+    loads = []
+
+    async def load() -> int:
+        loads.append(1)
+        return len(loads)
+
+    assert await cache.get_or_load("k", load) == 1
+    clock[0] += 9
+    assert await cache.get_or_load("k", load) == 1
+    clock[0] += 2
+    assert await cache.get_or_load("k", load) == 2
+
+
+async def test_a_load_during_which_something_was_written_is_not_kept() -> None:
+    cache = PageCache(ttl=60)
+
+    async def load_while_writing() -> str:
+        page_cache._bump()  # as a write of another request of this process would
+        return "read before the write was committed"
+
+    async def load() -> str:
+        return "fresh"
+
+    assert await cache.get_or_load("k", load_while_writing) == "read before the write was committed"
+    assert await cache.get_or_load("k", load) == "fresh"
+    assert await cache.get_or_load("k", load_while_writing) == "fresh"  # kept now
+
+
+async def test_what_this_process_writes_shows_at_once(app: Starlette, db: AsyncSession, connection: AsyncConnection,
+                                                      client: WebClient, make_client: Any) -> None:
+    world = await make_world(db, neighbours=2)
+    community = f"/areas/{world.city.community_a.id}"
+    await raise_topic(db, world, title="东门路灯不亮")
+    assert "东门路灯不亮" in (await client.get(community)).text
+    with statements(connection) as seen:
+        assert "东门路灯不亮" in (await client.get(community)).text
+    assert seen == []  # from the cache
+    # written by the test's own session (a flush, no commit): seen at once
+    await raise_topic(db, world, title="西门垃圾满溢", author=world.neighbours[0])
+    assert "西门垃圾满溢" in (await client.get(community)).text
+    # written through the app by someone else: seen at once by the anonymous visitor
+    resident = make_client()
+    await resident.login(identifier(world.neighbours[1]), PASSWORD)
+    proposed = await resident.submit(f"/topics/new?area={world.city.community_a.id}", {
+        "title": "南门快递柜太少", "description": "包裹堆在门口容易丢失。", "category": "other"})
+    assert proposed.status_code == 303, proposed.text
+    assert "南门快递柜太少" in (await client.get(community)).text
+    # a renamed area too
+    admin = make_client()
+    await admin.login(identifier(world.admin), PASSWORD)
+    renamed = await admin.submit(f"/admin/areas/{world.city.community_a.id}/rename", {"name": "新多福巷社区"})
+    assert renamed.status_code == 303
+    assert "新多福巷社区" in (await client.get(community)).text
+
+
+async def test_draft_polls_stay_with_the_people_who_manage_them(app: Starlette, db: AsyncSession,
+                                                                 make_client: Any) -> None:
+    world = await make_world(db, neighbours=1)
+    await db.commit()
+    community = f"/areas/{world.city.community_a.id}"
+    worker = await log_in(make_client(), world.worker_a)
+    draft = await worker.submit(f"/worker/areas/{world.city.community_a.id}/polls/new", poll_form())
+    poll_id = int(draft.headers["location"].rsplit("/", 1)[1])
+
+    def polls(html: str) -> str:
+        return section(html, "section", 'aria-labelledby="area-polls"')
+
+    visitor, resident = make_client(), await log_in(make_client(), world.author)
+    assert f'href="/polls/{poll_id}"' not in polls((await visitor.get(community)).text)  # fills the cache
+    assert f'href="/polls/{poll_id}"' in polls((await worker.get(community)).text)
+    assert f'href="/polls/{poll_id}"' not in polls((await visitor.get(community)).text)
+    assert f'href="/polls/{poll_id}"' not in polls((await resident.get(community)).text)
+    assert cache_of(app, "area_page")._entries  # the anonymous visits were served from the cache
+
+
+async def test_signed_in_people_always_get_fresh_area_data(app: Starlette, db: AsyncSession,
+                                                            connection: AsyncConnection, make_client: Any) -> None:
+    world = await make_world(db, neighbours=1)
+    community = f"/areas/{world.city.community_a.id}"
+    resident = make_client()
+    await resident.login(identifier(world.author), PASSWORD)
+    await resident.get(community)
+    with statements(connection) as seen:
+        await resident.get(community)
+    assert len(seen) >= 6
+
+
+async def test_the_anonymous_topic_page_shows_new_comments_at_once(app: Starlette, db: AsyncSession,
+                                                                    connection: AsyncConnection, client: WebClient,
+                                                                    make_client: Any) -> None:
+    world = await make_world(db, neighbours=1)
+    topic = await raise_topic(db, world)
+    path = f"/topics/{topic.id}"
+    assert "同意尽快修灯。" not in (await client.get(path)).text
+    with statements(connection) as seen:
+        await client.get(path)
+    assert seen == []  # from the cache
+    with statements(connection) as seen:
+        await client.get(f"{path}?comments_page=1&utm_source=wechat")  # an unusual address is read afresh
+    assert seen
+    resident = make_client()
+    await resident.login(identifier(world.neighbours[0]), PASSWORD)
+    posted = await resident.submit(f"{path}/comments", {"body": "同意尽快修灯。", "stance": "support",
+                                                        "client_token": "t-1"})
+    assert posted.status_code == 303, posted.text
+    assert "同意尽快修灯。" in (await client.get(path)).text
+    with statements(connection) as seen:
+        assert "同意尽快修灯。" in (await resident.get(path)).text
+    assert seen  # signed in: never from the cache
+
+
+async def test_each_anonymous_visitor_gets_their_own_csrf_token_in_a_shared_page(
+        app: Starlette, db: AsyncSession, connection: AsyncConnection, make_client: Any) -> None:
+    world = await make_world(db, neighbours=1)
+    topic = await raise_topic(db, world)
+    path = f"/topics/{topic.id}"
+    first, second, odd = make_client(), make_client(), make_client()
+    first_page = (await first.get(path)).text
+    with statements(connection) as seen:
+        second_page = (await second.get(path)).text
+    assert seen == []  # the second visitor got the shared page
+    assert f'name="csrf_token" value="{first.cookies["ycsrf"]}"' in first_page
+    assert f'name="csrf_token" value="{second.cookies["ycsrf"]}"' in second_page
+    assert first.cookies["ycsrf"] not in second_page
+    odd.cookies.set("ycsrf", 'x"><script>alert(1)</script>-long-enough')
+    odd_page = (await odd.get(path)).text
+    assert "<script>alert(1)" not in odd_page and "&lt;script&gt;alert(1)" in odd_page
+    # the page works: the visitor's token is accepted with its cookie
+    switched = await second.submit("/prefs/language", {"locale": "en", "next": path})
+    assert switched.status_code == 303
+    english = (await second.get(path)).text
+    assert 'lang="en"' in english and 'name="csrf_token" value="' + second.cookies["ycsrf"] in english

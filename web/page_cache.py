@@ -1,0 +1,115 @@
+"""A short-lived, in-process cache of public page data (issue 6: the area page is read far more than
+it changes).
+
+What may go in: data that every visitor sees alike (no per-person part, no permission decided at
+read time) and that is only read after it is cached — ORM objects are kept detached with everything
+the page shows already loaded, and nothing writes through them.
+
+How fresh it is:
+- Any write this process makes drops everything cached, at once: every INSERT, UPDATE, DELETE (or other
+  non-read statement) sent by any SQLAlchemy engine of the process, and again when such a transaction
+  commits (so a page read between the write and its commit is not kept). A person who changes
+  something and looks again on the same process sees the change.
+- Writes made by *other* processes (the other app workers, the outbox worker, a CLI command) are not
+  seen: an entry lives at most ``ttl`` seconds, so another process shows a change at most that late.
+  Several stateless app processes therefore agree within ``ttl``.
+
+One cache per application (``cache_of(app)``), so tests, each with their own app and database, never
+share entries.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from starlette.applications import Starlette
+
+T = TypeVar("T")
+DEFAULT_TTL = 10.0  # seconds
+# Entries kept per cache at most (an area page's data is about 50 KiB; a topic page is kept as the HTML
+# anonymous visitors get, about 100 KiB with 50 comments and their replies); past that the oldest go first.
+MAX_ENTRIES = {"area_page": 1000, "topic_page": 100}
+
+_READS = re.compile(r"\s*(SELECT|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT|SHOW|SET|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
+_WRITE_IN_WITH = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b")  # SQLAlchemy writes keywords in capitals
+_WROTE = "page_cache_wrote"
+_generation = 0  # bumped by every write of the process; an entry filled under an older one is stale
+
+
+def _bump() -> None:
+    global _generation
+    _generation += 1
+
+
+def is_write(statement: str) -> bool:
+    if statement.lstrip()[:4].upper() == "WITH":
+        return _WRITE_IN_WITH.search(statement) is not None
+    return _READS.match(statement) is None
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_write(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                executemany: bool) -> None:
+    if is_write(statement):
+        conn.info[_WROTE] = True
+        _bump()
+
+
+@event.listens_for(Engine, "commit")
+def _note_commit(conn: Connection) -> None:
+    if conn.info.pop(_WROTE, False):
+        _bump()
+
+
+@event.listens_for(Engine, "rollback")
+def _note_rollback(conn: Connection) -> None:
+    conn.info.pop(_WROTE, None)
+
+
+class PageCache:
+    def __init__(self, ttl: float = DEFAULT_TTL, max_entries: int = 100) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, tuple[float, int, Any]] = {}  # in the order they were stored
+
+    async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        """The cached value of ``key``, or ``await load()`` (kept unless a write happened meanwhile)."""
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > now and entry[1] == _generation:
+            value: T = entry[2]
+            return value
+        generation = _generation
+        value = await load()
+        if self.ttl > 0 and generation == _generation:  # nothing was written while it loaded
+            self._entries.pop(key, None)
+            if len(self._entries) >= self.max_entries:
+                self._make_room(now)
+            self._entries[key] = (now + self.ttl, generation, value)
+        return value
+
+    def _make_room(self, now: float) -> None:
+        for key in [k for k, (expires, generation, _) in self._entries.items()
+                    if expires <= now or generation != _generation]:
+            del self._entries[key]
+        while len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]  # the oldest
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def cache_of(app: Starlette, name: str) -> PageCache:
+    """The application's cache ``name`` (a key of ``MAX_ENTRIES``)."""
+    caches: dict[str, PageCache] | None = getattr(app.state, "page_caches", None)
+    if caches is None:
+        caches = app.state.page_caches = {}
+    cache = caches.get(name)
+    if cache is None:
+        cache = caches[name] = PageCache(max_entries=MAX_ENTRIES[name])
+    return cache
