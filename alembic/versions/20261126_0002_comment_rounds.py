@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 19:42:36.452975
+Create Date: 2026-11-26 20:12:16.165475
 """
 
 from collections.abc import Sequence
@@ -138,17 +138,91 @@ def upgrade() -> None:
         sa.UniqueConstraint("author_id", "client_token", name=op.f("uq_draft_comment_author_id_client_token")),
     )
     with op.batch_alter_table("draft_comment", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_draft_comment_author_id"), ["author_id"], unique=False)
-        batch_op.create_index("ix_draft_comment_round_article", ["round_id", "article_id"], unique=False)
-        batch_op.create_index("ix_draft_comment_round_hash", ["round_id", "norm_hash"], unique=False)
-        batch_op.create_index("ix_draft_comment_round_lead", ["round_id", "lead_id"], unique=False)
-        batch_op.create_index("ix_draft_comment_round_outcome", ["round_id", "outcome"], unique=False)
-        batch_op.create_index("ix_draft_comment_round_sim0", ["round_id", "sim0"], unique=False)
-        batch_op.create_index("ix_draft_comment_round_sim1", ["round_id", "sim1"], unique=False)
-        batch_op.create_index("ix_draft_comment_round_sim2", ["round_id", "sim2"], unique=False)
-        batch_op.create_index("ix_draft_comment_round_sim3", ["round_id", "sim3"], unique=False)
-        batch_op.create_index("ix_draft_comment_round_sim4", ["round_id", "sim4"], unique=False)
-        batch_op.create_index("ix_draft_comment_round_sim5", ["round_id", "sim5"], unique=False)
+        batch_op.create_index(
+            "ix_draft_comment_changed_provision",
+            ["changed_provision_id"],
+            unique=False,
+            postgresql_where=sa.text("changed_provision_id IS NOT NULL"),
+            sqlite_where=sa.text("changed_provision_id IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "ix_draft_comment_lead_hash",
+            ["round_id", "article_id", "norm_hash"],
+            unique=False,
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.create_index(
+            "ix_draft_comment_lead_sim0",
+            ["round_id", "article_id", "sim0"],
+            unique=False,
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.create_index(
+            "ix_draft_comment_lead_sim1",
+            ["round_id", "article_id", "sim1"],
+            unique=False,
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.create_index(
+            "ix_draft_comment_lead_sim2",
+            ["round_id", "article_id", "sim2"],
+            unique=False,
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.create_index(
+            "ix_draft_comment_lead_sim3",
+            ["round_id", "article_id", "sim3"],
+            unique=False,
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.create_index(
+            "ix_draft_comment_lead_sim4",
+            ["round_id", "article_id", "sim4"],
+            unique=False,
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.create_index(
+            "ix_draft_comment_lead_sim5",
+            ["round_id", "article_id", "sim5"],
+            unique=False,
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.create_index(
+            "ix_draft_comment_leads",
+            ["round_id", sa.literal_column("group_size DESC"), "id"],
+            unique=False,
+            postgresql_where=sa.text("lead_id IS NULL"),
+            sqlite_where=sa.text("lead_id IS NULL"),
+        )
+        batch_op.create_index(
+            "ix_draft_comment_pending_leads",
+            ["round_id", sa.literal_column("group_size DESC"), "id"],
+            unique=False,
+            postgresql_where=sa.text("lead_id IS NULL AND outcome IS NULL"),
+            sqlite_where=sa.text("lead_id IS NULL AND outcome IS NULL"),
+        )
+        batch_op.create_index("ix_draft_comment_round_article", ["round_id", "article_id", "held"], unique=False)
+        batch_op.create_index("ix_draft_comment_round_lead", ["round_id", "lead_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_draft_comment_shown_leads",
+            [
+                "round_id",
+                "article_id",
+                sa.literal_column("group_size DESC"),
+                sa.literal_column("support_count DESC"),
+                "id",
+            ],
+            unique=False,
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
 
     op.create_table(
         "round_area",
@@ -230,17 +304,63 @@ def downgrade() -> None:
     op.drop_table("round_theme")
     op.drop_table("round_area")
     with op.batch_alter_table("draft_comment", schema=None) as batch_op:
-        batch_op.drop_index("ix_draft_comment_round_sim5")
-        batch_op.drop_index("ix_draft_comment_round_sim4")
-        batch_op.drop_index("ix_draft_comment_round_sim3")
-        batch_op.drop_index("ix_draft_comment_round_sim2")
-        batch_op.drop_index("ix_draft_comment_round_sim1")
-        batch_op.drop_index("ix_draft_comment_round_sim0")
-        batch_op.drop_index("ix_draft_comment_round_outcome")
+        batch_op.drop_index(
+            "ix_draft_comment_shown_leads",
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
         batch_op.drop_index("ix_draft_comment_round_lead")
-        batch_op.drop_index("ix_draft_comment_round_hash")
         batch_op.drop_index("ix_draft_comment_round_article")
-        batch_op.drop_index(batch_op.f("ix_draft_comment_author_id"))
+        batch_op.drop_index(
+            "ix_draft_comment_pending_leads",
+            postgresql_where=sa.text("lead_id IS NULL AND outcome IS NULL"),
+            sqlite_where=sa.text("lead_id IS NULL AND outcome IS NULL"),
+        )
+        batch_op.drop_index(
+            "ix_draft_comment_leads",
+            postgresql_where=sa.text("lead_id IS NULL"),
+            sqlite_where=sa.text("lead_id IS NULL"),
+        )
+        batch_op.drop_index(
+            "ix_draft_comment_lead_sim5",
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.drop_index(
+            "ix_draft_comment_lead_sim4",
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.drop_index(
+            "ix_draft_comment_lead_sim3",
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.drop_index(
+            "ix_draft_comment_lead_sim2",
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.drop_index(
+            "ix_draft_comment_lead_sim1",
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.drop_index(
+            "ix_draft_comment_lead_sim0",
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.drop_index(
+            "ix_draft_comment_lead_hash",
+            postgresql_where=sa.text("lead_id IS NULL AND held IS false"),
+            sqlite_where=sa.text("lead_id IS NULL AND held IS 0"),
+        )
+        batch_op.drop_index(
+            "ix_draft_comment_changed_provision",
+            postgresql_where=sa.text("changed_provision_id IS NOT NULL"),
+            sqlite_where=sa.text("changed_provision_id IS NOT NULL"),
+        )
 
     op.drop_table("draft_comment")
     with op.batch_alter_table("comment_round", schema=None) as batch_op:

@@ -1,16 +1,18 @@
-"""Reading drafts: the list, one draft, its versions, a version's provision tree."""
+"""Reading drafts: the list, one draft, its versions, a version's provision tree, and the targeted reads
+of one article (its text, headings and neighbours) or one provision with its ancestors, so that pages and
+comments on a single article do not load the whole version."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Select, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from consultation.accounts.models import Role
 from consultation.areas.models import Area, AreaLevel
-from consultation.drafts.model import Kind
+from consultation.drafts.model import HEADING_KINDS, Kind
 from consultation.drafts.models import Draft, DraftVersion, Provision
 from consultation.errors import NotFound
 from consultation.policy import Actor
@@ -106,6 +108,99 @@ async def provisions_of(session: AsyncSession, version: DraftVersion) -> list[Pr
     """Every provision of a version in document (tree) order."""
     return list(await session.scalars(
         select(Provision).where(Provision.version_id == version.id).order_by(Provision.position)))
+
+
+async def outline_of(session: AsyncSession, version: DraftVersion) -> list[Provision]:
+    """The headings (parts, chapters, sections…) and articles of a version in document order, without the
+    paragraphs and items (a table of contents)."""
+    return list(await session.scalars(
+        select(Provision).where(Provision.version_id == version.id, Provision.kind.in_([*HEADING_KINDS, Kind.ARTICLE]))
+        .order_by(Provision.position)))
+
+
+async def article_labels(session: AsyncSession, version_id: int) -> list[tuple[int, str]]:
+    """(id, label) of a version's articles in document order (for choosing one)."""
+    rows = await session.execute(select(Provision.id, Provision.label).where(
+        Provision.version_id == version_id, Provision.kind == Kind.ARTICLE).order_by(Provision.position))
+    return [(pid, label) for pid, label in rows.all()]
+
+
+@dataclass
+class ArticleParts:
+    """One article of a version with what its page shows around it."""
+
+    article: Provision
+    paragraphs: list[Provision]
+    items: dict[int, list[Provision]]  # paragraph id -> its items
+    heading: list[Provision]  # the part, chapter, section… the article is in, outermost first
+    previous: Provision | None  # the article before and after it in the version
+    next: Provision | None
+
+
+def _article_parts_statement() -> Select[Provision]:
+    """Built once: the article (``:article_id``), its headings, paragraphs, items and neighbours."""
+    article_id, version_id = bindparam("article_id", type_=Integer), bindparam("version_id", type_=Integer)
+    position = select(Provision.position).where(Provision.id == article_id).scalar_subquery()
+    articles = select(Provision.id).where(Provision.version_id == version_id, Provision.kind == Kind.ARTICLE)
+    previous = articles.where(Provision.position < position).order_by(Provision.position.desc()).limit(1)
+    following = articles.where(Provision.position > position).order_by(Provision.position).limit(1)
+    children = select(Provision.id).where(Provision.parent_id == article_id)
+    parent = aliased(Provision)
+    up = select(Provision.id, Provision.parent_id).where(Provision.id == article_id).cte("up", recursive=True)
+    up = up.union_all(select(parent.id, parent.parent_id).join(up, parent.id == up.c.parent_id))
+    wanted = union_all(select(up.c.id), children, select(Provision.id).where(Provision.parent_id.in_(children)),
+                       select(previous.scalar_subquery()), select(following.scalar_subquery()))
+    return select(Provision).where(Provision.id.in_(wanted)).order_by(Provision.position)
+
+
+def _ancestors_statement() -> Select[Provision]:
+    """Built once: the provision ``:provision_id`` and every provision it is in."""
+    parent = aliased(Provision)
+    up = (select(Provision.id, Provision.parent_id).where(Provision.id == bindparam("provision_id", type_=Integer))
+          .cte("up", recursive=True))
+    up = up.union_all(select(parent.id, parent.parent_id).join(up, parent.id == up.c.parent_id))
+    return select(Provision).where(Provision.id.in_(select(up.c.id)))
+
+
+_ARTICLE_PARTS = _article_parts_statement()
+_ANCESTORS = _ancestors_statement()
+
+
+async def article_parts(session: AsyncSession, version_id: int, article_id: int) -> ArticleParts | None:
+    """The article ``article_id`` of the version with its paragraphs and items, the headings it is under
+    and the articles before and after it, in one statement (None if the version has no such article)."""
+    rows = list(await session.scalars(_ARTICLE_PARTS, {"article_id": article_id, "version_id": version_id}))
+    by_id = {p.id: p for p in rows}
+    article = by_id.get(article_id)
+    if article is None or article.version_id != version_id or article.kind is not Kind.ARTICLE:
+        return None
+    paragraphs = [p for p in rows if p.parent_id == article.id and p.kind is Kind.PARAGRAPH]
+    ids = {p.id for p in paragraphs}
+    items: dict[int, list[Provision]] = {}
+    for p in rows:
+        if p.kind is Kind.ITEM and p.parent_id in ids:
+            items.setdefault(p.parent_id, []).append(p)
+    heading: list[Provision] = []
+    node = by_id.get(article.parent_id) if article.parent_id is not None else None
+    while node is not None:
+        heading.insert(0, node)
+        node = by_id.get(node.parent_id) if node.parent_id is not None else None
+    others = [p for p in rows if p.kind is Kind.ARTICLE and p.id != article.id]
+    return ArticleParts(article, paragraphs, items, heading,
+                        next((p for p in reversed(others) if p.position < article.position), None),
+                        next((p for p in others if p.position > article.position), None))
+
+
+async def with_ancestors(session: AsyncSession, provision_id: int) -> list[Provision]:
+    """A provision and the provisions it is in, innermost first, in one statement (empty if there is no
+    such provision)."""
+    by_id = {p.id: p for p in await session.scalars(_ANCESTORS, {"provision_id": provision_id})}
+    chain: list[Provision] = []
+    node = by_id.get(provision_id)
+    while node is not None and len(chain) <= len(by_id):
+        chain.append(node)
+        node = by_id.get(node.parent_id) if node.parent_id is not None else None
+    return chain
 
 
 def tree_of(provisions: list[Provision]) -> list[TreeNode]:

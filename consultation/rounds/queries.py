@@ -1,7 +1,9 @@
 """Reading comment rounds: a round with its draft and version, its areas, the public comment list of an
 article (group leads, anonymised), the staff queue, per-article counts and a commenter's own comments.
 
-No function loads all of a round's comments: lists are paginated and figures are SQL aggregates.
+No function loads all of a round's comments: lists are paginated and figures are SQL aggregates. The
+lists and counts read the partial indexes of ``models`` (a round of 80,000 comments, issue 6): an
+article's page of comments is 20 entries of an index, its counts are index-only scans.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from consultation.accounts.models import User
 from consultation.areas.models import Area
@@ -20,6 +23,7 @@ from consultation.areas.queries import Page, paginate
 from consultation.drafts.models import Draft, DraftVersion, Provision
 from consultation.errors import NotFound
 from consultation.rounds.models import (
+    SHOWN_LEAD,
     CommentRound,
     DraftComment,
     DraftCommentSupport,
@@ -41,12 +45,29 @@ class QueueStatus(StrEnum):
 
 
 async def get_round(session: AsyncSession, round_id: int) -> CommentRound:
+    """The round with its draft (and the draft's area) and its version, in one statement. The version's
+    full text is not loaded (``version_text`` reads it where it is needed)."""
     round_ = await session.scalar(
         select(CommentRound).where(CommentRound.id == round_id)
-        .options(selectinload(CommentRound.draft).selectinload(Draft.area), selectinload(CommentRound.version)))
+        .options(joinedload(CommentRound.draft, innerjoin=True).joinedload(Draft.area, innerjoin=True),
+                 joinedload(CommentRound.version, innerjoin=True).defer(DraftVersion.text, raiseload=True)))
     if round_ is None:
         raise NotFound()
     return round_
+
+
+async def round_alone(session: AsyncSession, round_id: int) -> CommentRound:
+    """The round without its draft and version (enough to send a comment or a support: its window,
+    audience and version id)."""
+    round_ = await session.get(CommentRound, round_id)
+    if round_ is None:
+        raise NotFound()
+    return round_
+
+
+async def version_text(session: AsyncSession, version: DraftVersion) -> str:
+    """A version's full text (``get_round`` leaves it out)."""
+    return str(await session.scalar(select(DraftVersion.text).where(DraftVersion.id == version.id)))
 
 
 async def rounds_of(session: AsyncSession, draft: Draft) -> list[CommentRound]:
@@ -102,6 +123,23 @@ async def article_counts(session: AsyncSession, round_id: int, *, public: bool =
     return {article_id: int(n) for article_id, n in (await session.execute(query)).all()}
 
 
+@dataclass
+class ArticleFigures:
+    comments: int  # shown comments on the article (copies in groups included)
+    groups: int  # shown group leads: the length of the article's public list
+
+
+async def article_figures(session: AsyncSession, round_id: int, article_id: int) -> ArticleFigures:
+    """The shown comments and groups on one article (``WHOLE_DRAFT``: on the whole draft), in one
+    statement of two index-only counts."""
+    shown = select(func.count()).select_from(DraftComment).where(
+        DraftComment.round_id == round_id, _on_article(article_id), DraftComment.held.is_(False))
+    groups = select(func.count()).select_from(DraftComment).where(
+        DraftComment.round_id == round_id, _on_article(article_id), SHOWN_LEAD)
+    row = (await session.execute(select(shown.scalar_subquery(), groups.scalar_subquery()))).one()
+    return ArticleFigures(int(row[0] or 0), int(row[1] or 0))
+
+
 # --- lists -----------------------------------------------------------------------------------------
 
 def _on_article(article_id: int | None) -> ColumnElement[bool]:
@@ -111,15 +149,24 @@ def _on_article(article_id: int | None) -> ColumnElement[bool]:
 
 
 async def public_comments(session: AsyncSession, round_id: int, article_id: int | None,
-                          number: int = 1, per_page: int = PER_PAGE) -> Page[DraftComment]:
+                          number: int = 1, per_page: int = PER_PAGE, *, total: int | None = None) -> Page[DraftComment]:
     """The shown group leads on an article (``WHOLE_DRAFT``: on the whole draft; None: all), the largest
-    groups and most supported first; each lead's ``group_size`` is the true count."""
-    query = (select(DraftComment).where(DraftComment.round_id == round_id, DraftComment.lead_id.is_(None),
-                                        DraftComment.held.is_(False))
+    groups and most supported first; each lead's ``group_size`` is the true count. ``total``: the number
+    of such leads when the caller knows it (``article_figures``), which saves counting them again."""
+    query = (select(DraftComment).where(DraftComment.round_id == round_id, SHOWN_LEAD)
              .order_by(DraftComment.group_size.desc(), DraftComment.support_count.desc(), DraftComment.id))
     if article_id is not None:
         query = query.where(_on_article(article_id))
-    return await paginate(session, query, number, per_page)
+    return await _page(session, query, number, per_page, total)
+
+
+async def _page(session: AsyncSession, query: Select[DraftComment], number: int, per_page: int,
+                total: int | None) -> Page[DraftComment]:
+    if total is None:
+        return await paginate(session, query, number, per_page)
+    number = min(number, max(1, -(-total // per_page)))
+    items = list((await session.scalars(query.limit(per_page).offset((number - 1) * per_page))).all())
+    return Page(items, number, per_page, total)
 
 
 async def supported_by(session: AsyncSession, user_id: int | None, comment_ids: list[int]) -> set[int]:
@@ -157,10 +204,17 @@ def _queue_query(round_id: int, wanted: QueueFilter) -> Select[DraftComment]:
 
 
 async def queue(session: AsyncSession, round_id: int, wanted: QueueFilter, number: int = 1,
-                per_page: int = QUEUE_PER_PAGE) -> Page[DraftComment]:
-    """Group leads for staff, biggest groups first (a campaign is one row with its true count)."""
+                per_page: int = QUEUE_PER_PAGE, *, total: int | None = None) -> Page[DraftComment]:
+    """Group leads for staff, biggest groups first (a campaign is one row with its true count). ``total``:
+    the filter's ``queue_count`` when the caller has it."""
     query = _queue_query(round_id, wanted).order_by(DraftComment.group_size.desc(), DraftComment.id)
-    return await paginate(session, query, number, per_page)
+    return await _page(session, query, number, per_page, total)
+
+
+async def queue_count(session: AsyncSession, round_id: int, wanted: QueueFilter) -> int:
+    """How many groups the queue's filter holds."""
+    return int(await session.scalar(select(func.count()).select_from(_queue_query(round_id, wanted).subquery()))
+               or 0)
 
 
 async def queue_totals(session: AsyncSession, round_id: int) -> dict[str, int]:
@@ -176,7 +230,8 @@ async def queue_totals(session: AsyncSession, round_id: int) -> dict[str, int]:
 
 async def group_members(session: AsyncSession, lead: DraftComment, limit: int = 50) -> list[DraftComment]:
     """Comments of a lead's group other than the lead (the first ``limit``)."""
-    return list(await session.scalars(select(DraftComment).where(DraftComment.lead_id == lead.id)
+    return list(await session.scalars(select(DraftComment).where(DraftComment.round_id == lead.round_id,
+                                                                 DraftComment.lead_id == lead.id)
                                       .order_by(DraftComment.id).limit(limit)))
 
 
@@ -198,10 +253,16 @@ async def themes_by_comment(session: AsyncSession, comment_ids: list[int]) -> di
 
 
 async def provisions_by_id(session: AsyncSession, ids: set[int | None]) -> dict[int, Provision]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {p.id: p for p in await session.scalars(select(Provision).where(Provision.id.in_(wanted)))}
+    """Provisions by id; those the session holds already (a comment's target after posting it) cost no
+    statement."""
+    found: dict[int, Provision] = {}
+    for i in ids:
+        if i is not None and isinstance(held := session.identity_map.get(identity_key(Provision, i)), Provision):
+            found[i] = held
+    wanted = {i for i in ids if i is not None and i not in found}
+    if wanted:
+        found |= {p.id: p for p in await session.scalars(select(Provision).where(Provision.id.in_(wanted)))}
+    return found
 
 
 async def authors_by_id(session: AsyncSession, ids: set[int | None]) -> dict[int, User]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, insert, literal, or_, select, update
+from sqlalchemy import case, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,8 @@ from consultation import audit, search_index
 from consultation.areas.models import Area
 from consultation.clock import local_minute
 from consultation.comments import words
-from consultation.db import UTCDateTime, insert_ignore, insert_ignore_returning, utcnow
+from consultation.db import UTCDateTime, dialect_insert, insert_ignore, utcnow
+from consultation.drafts import queries as draft_queries
 from consultation.drafts import services as drafts
 from consultation.drafts.model import Kind
 from consultation.drafts.models import Draft, DraftVersion, Provision
@@ -32,6 +34,7 @@ from consultation.rounds.models import (
     CLIENT_TOKEN_MAX,
     INSTRUCTIONS_MAX,
     REASON_MAX,
+    SHOWN_LEAD,
     THEME_MAX,
     WORDING_MAX,
     Audience,
@@ -170,9 +173,12 @@ def _is_window(problem: Message) -> bool:
 
 
 async def participation_problem(session: AsyncSession, actor: Actor, round_: CommentRound,
-                                now: datetime | None = None) -> Message | None:
-    """Why ``actor`` cannot comment or support now (None when they can); for the pages to explain."""
-    areas = await round_areas(session, round_) if round_.audience is Audience.residents else []
+                                now: datetime | None = None, *,
+                                areas: list[tuple[str, str]] | None = None) -> Message | None:
+    """Why ``actor`` cannot comment or support now (None when they can); for the pages to explain.
+    ``areas``: the round's ``round_areas`` when the caller has them already."""
+    if areas is None:
+        areas = await round_areas(session, round_) if round_.audience is Audience.residents else []
     names = "、".join(name for _, name in areas)
     if problem := policy.audience_problem(actor, round_, [path for path, _ in areas], names):
         return problem
@@ -181,10 +187,17 @@ async def participation_problem(session: AsyncSession, actor: Actor, round_: Com
 
 
 async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound, *, provision_id: int | None,
-                       body: str, proposed_wording: str = "", client_token: str | None = None) -> DraftComment:
+                       body: str, proposed_wording: str = "", client_token: str | None = None,
+                       provisions: dict[int, Provision] | None = None) -> DraftComment:
     """A comment on a provision (article, paragraph or item) of the round's version, or on the whole draft
     (``provision_id`` None). A repeat of the same submission returns the first comment. A copy of an
-    earlier comment on the same article joins that comment's group (and inherits its answer)."""
+    earlier comment on the same article joins that comment's group (and inherits its answer).
+
+    Under a surge (issue 6: hundreds of comments a second, a third of them copies of a few campaigns) the
+    statements are few (the provision with its article and chapter in one, the group's lead in one, the
+    comment itself returned by its INSERT) and the lead's ``group_size`` is raised by the very last
+    statement, so its row lock is held only while the transaction commits. ``provisions``, when given, receives
+    the provision commented on and those it is in (to cite it without another statement)."""
     await check_may_take_part(session, actor, round_)
     assert actor.user_id is not None
     body = strip_control(body).strip()
@@ -194,12 +207,16 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
         errors["body"] = problem
     if problem := check_length(wording, maximum=WORDING_MAX):
         errors["proposed_wording"] = problem
-    target = await _target(session, round_, provision_id) if provision_id is not None else None
+    chain = await _target(session, round_, provision_id) if provision_id is not None else []
     if errors:
         raise ValidationFailed(errors)
-    article_id, chapter_id = await _article_and_chapter(session, target)
+    article_id, chapter_id = _article_and_chapter(chain)
+    if provisions is not None:
+        provisions.update((p.id, p) for p in chain)
     token = (client_token or "").strip()[:CLIENT_TOKEN_MAX] or None
-    if (earlier := await _same_submission(session, actor.user_id, round_, provision_id, body, token)) is not None:
+    # With a token a repeat is found by the INSERT's conflict below; without one, by the same text just sent.
+    if token is None and (earlier := await _same_submission(session, actor.user_id, round_, provision_id, body,
+                                                            None)) is not None:
         return earlier
     held = bool(await words.matches(session, f"{body}\n{wording}"))
     fingerprint = Fingerprint(body)
@@ -215,23 +232,39 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
     if lead is not None and lead.outcome is not None:  # joins a group that was answered already
         values |= {"outcome": lead.outcome, "reason": lead.reason, "answered_by_id": lead.answered_by_id,
                    "answered_at": lead.answered_at, "changed_provision_id": lead.changed_provision_id}
-    new_id = await insert_ignore_returning(session, DraftComment, values, ["author_id", "client_token"],
-                                           DraftComment.id)
-    if new_id is None:  # the same form was submitted twice at once: the other request saved it
+    comment = (await session.scalars(_insert_comment(session), [values])).one_or_none()
+    if comment is None:  # this form was sent before (or twice at once: the other request saved it)
         earlier = await _same_submission(session, actor.user_id, round_, provision_id, body, token)
         assert earlier is not None
         return earlier
-    if lead is not None:
-        await session.execute(update(DraftComment).where(DraftComment.id == lead.id)
-                              .values(group_size=DraftComment.group_size + 1))
-    await audit.record(session, "draft_comment.posted", "draft_comment", new_id, actor_id=actor.user_id,
+    await audit.record(session, "draft_comment.posted", "draft_comment", comment.id, actor_id=actor.user_id,
                        ip=actor.ip, after={"round_id": round_.id, "provision_id": provision_id,
                                            "lead_id": lead.id if lead else None, "held": held})
     if not held:
-        search_index.search_changed(session, SEARCH_TYPE, [new_id])
-    comment = await session.get(DraftComment, new_id)
-    assert comment is not None
+        search_index.search_changed(session, SEARCH_TYPE, [comment.id])
+    if lead is not None:
+        # Last: everything else of this transaction is sent first, so the lead's row (which every copy of a
+        # campaign updates) stays locked only until the commit that follows.
+        await session.flush()
+        await session.execute(update(DraftComment).where(DraftComment.id == lead.id)
+                              .values(group_size=DraftComment.group_size + 1)
+                              .execution_options(synchronize_session=False))
     return comment
+
+
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_comment(session: AsyncSession) -> Any:
+    """``INSERT … ON CONFLICT (author_id, client_token) DO NOTHING RETURNING`` the comment, built once per
+    backend (the values are parameters)."""
+    dialect = session.get_bind().dialect.name
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        statement = _INSERTS[dialect] = (dialect_insert(session, DraftComment)
+                                         .on_conflict_do_nothing(index_elements=["author_id", "client_token"])
+                                         .returning(DraftComment))
+    return statement
 
 
 def band_columns(fingerprint: Fingerprint) -> dict[str, int]:
@@ -239,25 +272,26 @@ def band_columns(fingerprint: Fingerprint) -> dict[str, int]:
     return {f"sim{i}": value for i, value in enumerate(fingerprint.bands)}
 
 
-async def _target(session: AsyncSession, round_: CommentRound, provision_id: int) -> Provision:
-    provision = await session.get(Provision, provision_id)
+async def _target(session: AsyncSession, round_: CommentRound, provision_id: int) -> list[Provision]:
+    """The provision commented on and the provisions it is in, innermost first (one statement)."""
+    chain = await draft_queries.with_ancestors(session, provision_id)
+    provision = chain[0] if chain else None
     if provision is None or provision.version_id != round_.version_id:
         raise ValidationFailed({"provision_id": msg("This provision is not part of the draft under comment.")})
     if provision.kind not in COMMENTABLE:
         raise ValidationFailed({"provision_id": msg("Comment on an article or a paragraph, or on the whole draft.")})
-    return provision
+    return chain
 
 
-async def _article_and_chapter(session: AsyncSession, target: Provision | None) -> tuple[int | None, int | None]:
-    """The article a provision is (or is in), and the chapter that article is in."""
+def _article_and_chapter(chain: list[Provision]) -> tuple[int | None, int | None]:
+    """The article a provision is (or is in), and the chapter that article is in (``chain``: the provision
+    and its ancestors, innermost first)."""
     article_id = chapter_id = None
-    node = target
-    while node is not None:
+    for node in chain:
         if node.kind is Kind.ARTICLE:
             article_id = node.id
         elif node.kind is Kind.CHAPTER and chapter_id is None:
             chapter_id = node.id
-        node = await session.get(Provision, node.parent_id) if node.parent_id is not None else None
     return article_id, chapter_id
 
 
@@ -282,20 +316,28 @@ async def _same_submission(session: AsyncSession, user_id: int, round_: CommentR
         .order_by(DraftComment.id).limit(1))
 
 
+_LEAD_COLUMNS = (DraftComment.id, DraftComment.norm_hash, DraftComment.body, DraftComment.outcome,
+                 DraftComment.reason, DraftComment.answered_by_id, DraftComment.answered_at,
+                 DraftComment.changed_provision_id)
+
+
 async def _lead_for(session: AsyncSession, round_id: int, article_id: int | None,
-                    fingerprint: Fingerprint) -> DraftComment | None:
-    """The lead of the group an identical or near-identical comment on the same article belongs to."""
+                    fingerprint: Fingerprint) -> Any:
+    """The lead (the columns a new member takes from it) of the group an identical or near-identical
+    comment on the same article belongs to: the first identical one, else the nearest of the first
+    ``NEAR_CANDIDATES`` leads sharing an LSH band. One statement over the partial hash and band indexes."""
     same_article = DraftComment.article_id.is_(None) if article_id is None else DraftComment.article_id == article_id
-    leads = select(DraftComment).where(DraftComment.round_id == round_id, DraftComment.lead_id.is_(None),
-                                       DraftComment.held.is_(False), same_article)
-    identical = await session.scalar(leads.where(DraftComment.norm_hash == fingerprint.hash)
-                                     .order_by(DraftComment.id).limit(1))
-    if identical is not None or not fingerprint.can_be_near:
-        return identical
-    shares_a_band = or_(*(getattr(DraftComment, f"sim{i}") == value for i, value in enumerate(fingerprint.bands)))
-    candidates = await session.scalars(leads.where(shares_a_band).order_by(DraftComment.id).limit(NEAR_CANDIDATES))
+    identical = DraftComment.norm_hash == fingerprint.hash
+    alike = [identical]
+    if fingerprint.can_be_near:
+        alike += [getattr(DraftComment, f"sim{i}") == value for i, value in enumerate(fingerprint.bands)]
+    rows = (await session.execute(
+        select(*_LEAD_COLUMNS).where(DraftComment.round_id == round_id, SHOWN_LEAD, same_article, or_(*alike))
+        .order_by(case((identical, 0), else_=1), DraftComment.id).limit(NEAR_CANDIDATES))).all()
+    if rows and rows[0].norm_hash == fingerprint.hash:
+        return rows[0]
     best, best_score = None, 0.0
-    for candidate in candidates:
+    for candidate in rows:
         score = fingerprint.near(candidate.body)
         if score is not None and score > best_score:
             best, best_score = candidate, score

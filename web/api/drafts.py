@@ -64,6 +64,7 @@ from web.auth import require_user
 from web.context import Ctx
 from web.i18n import gettext, translate
 from web.ratelimit import limit
+from web.routes.rounds import round_cached
 
 routes = ApiTable()
 TAG = "Drafts"
@@ -360,11 +361,16 @@ def comment_url(comment: DraftComment) -> str:
     return f"/rounds/{comment.round_id}/articles/{comment.article_id}#comment-{comment.id}"
 
 
-async def _comment_views(ctx: Ctx, round_: CommentRound, comments: list[DraftComment]) -> list[dict[str, Any]]:
-    """Comments as the public sees them; what each is on, its answer, themes and the caller's support."""
-    ids = [c.id for c in comments]
-    provisions = await rounds.provisions_by_id(ctx.db, {c.provision_id for c in comments}
-                                               | {c.article_id for c in comments})
+async def _comment_views(ctx: Ctx, round_: CommentRound, comments: list[DraftComment], *, fresh: bool = False,
+                         known: dict[int, Provision] | None = None) -> list[dict[str, Any]]:
+    """Comments as the public sees them; what each is on, its answer, themes and the caller's support.
+    ``fresh``: comments just written in this request, which have no themes and no supports yet (themes
+    live on groups' first comments); ``known``: provisions the caller has loaded already."""
+    ids = [] if fresh else [c.id for c in comments]
+    known = known or {}
+    provisions = known | await rounds.provisions_by_id(ctx.db, {c.provision_id for c in comments
+                                                                if c.provision_id not in known}
+                                                       | {c.article_id for c in comments if c.article_id not in known})
     changed_ids = {c.changed_provision_id for c in comments if c.changed_provision_id is not None}
     changed = {p.id: (p, number) for p, number in (await ctx.db.execute(
         select(Provision, DraftVersion.number).join(DraftVersion, DraftVersion.id == Provision.version_id)
@@ -509,19 +515,24 @@ async def api_draft_compare(request: Request, ctx: Ctx) -> Response:
 @routes.endpoint(ROUND, summary="A comment round: window, audience, status and counts", tag=TAG,
                  responses={200: ("The round", RoundDetail)})
 async def api_round(request: Request, ctx: Ctx) -> Response:
-    round_ = await _round(request, ctx)
-    counts = await rounds.article_counts(ctx.db, round_.id)
-    articles = list(await ctx.db.scalars(select(Provision).where(
-        Provision.id.in_([i for i in counts if i is not None]), Provision.version_id == round_.version_id)
-        .order_by(Provision.position))) if any(i is not None for i in counts) else []
-    areas = await rounds.round_areas(ctx.db, round_) if round_.audience is Audience.residents else []
-    problem = await commenting.participation_problem(ctx.db, ctx.actor, round_)
+    round_id = request.path_params["round_id"]
+
+    async def load() -> tuple[CommentRound, dict[int | None, int], list[tuple[int, str]], list[tuple[str, str]]]:
+        round_ = await rounds.get_round(ctx.db, round_id)
+        counts = await rounds.article_counts(ctx.db, round_.id)
+        articles = [(pid, label) for pid, label in await drafts.article_labels(ctx.db, round_.version_id)
+                    if pid in counts]
+        areas = await rounds.round_areas(ctx.db, round_) if round_.audience is Audience.residents else []
+        return round_, counts, articles, areas
+
+    round_, counts, articles, areas = await round_cached(request.app, "round_api", round_id, load)
+    problem = await commenting.participation_problem(ctx.db, ctx.actor, round_, areas=areas)
     return ok({
         **round_summary(round_, round_.version.number),
         "draft": draft_ref(round_.draft), "instructions": round_.instructions, "areas": [name for _, name in areas],
         "counts": {"comments": sum(counts.values()), "whole_draft": counts.get(None, 0),
-                   "articles": [{"provision_id": a.id, "label": a.label, "count": counts[a.id],
-                                 "url": f"/rounds/{round_.id}/articles/{a.id}"} for a in articles]},
+                   "articles": [{"provision_id": pid, "label": label, "count": counts[pid],
+                                 "url": f"/rounds/{round_.id}/articles/{pid}"} for pid, label in articles]},
         "viewer": {"signed_in": ctx.user is not None, "can_comment": problem is None,
                    "problem": translate(problem) if problem is not None else None},
     })
@@ -545,7 +556,8 @@ async def api_round_comments(request: Request, ctx: Ctx) -> Response:
                                         or article.kind is not Kind.ARTICLE):
             raise ValidationFailed({"article": msg("There is no such article in the version under comment.")})
         article_id = int(raw)
-    found = await rounds.public_comments(ctx.db, round_.id, article_id, page.page, page.per_page)
+    total = (await rounds.article_figures(ctx.db, round_.id, article_id)).groups if article_id is not None else None
+    found = await rounds.public_comments(ctx.db, round_.id, article_id, page.page, page.per_page, total=total)
     if found.number != page.page:  # past the last page: an empty page, as other lists answer
         found.items = []
     return ok(page_body(await _comment_views(ctx, round_, found.items), page, found.total))
@@ -562,16 +574,20 @@ async def api_round_comment_post(request: Request, ctx: Ctx) -> Response:
     (409 before and after its window). A provision that is not part of the version under comment is
     refused (422) and nothing is saved. A copy of an earlier comment on the same article joins its group."""
     user = require_user(ctx)
-    round_ = await _round(request, ctx)
+    round_ = await rounds.round_alone(ctx.db, request.path_params["round_id"])  # its draft is not needed
     body = await json_body(request, NewDraftComment)
     token = body.get("client_token") or request.headers.get("idempotency-key") or None
     started = utcnow()
     await limit(ctx, f"draft-comment:user:{user.id}", **round_policy.COMMENTING_LIMIT)
+    known: dict[int, Provision] = {}
     comment = await commenting.post_comment(ctx.db, ctx.actor, round_, provision_id=body.get("provision_id"),
                                             body=body["body"], proposed_wording=body.get("proposed_wording") or "",
-                                            client_token=token)
-    [view] = await _comment_views(ctx, round_, [comment])
-    return ok(view, 201 if comment.created_at >= started else 200)
+                                            client_token=token, provisions=known)
+    # Nothing more is read here for a new comment: the group's row it may have updated stays locked until
+    # the commit right after this.
+    created = comment.created_at >= started
+    [view] = await _comment_views(ctx, round_, [comment], fresh=created, known=known)
+    return ok(view, 201 if created else 200)
 
 
 @routes.endpoint(f"{ROUND}/report", summary="A round's feedback report (征求意见情况)", tag=TAG,
@@ -579,8 +595,13 @@ async def api_round_comment_post(request: Request, ctx: Ctx) -> Response:
 async def api_round_report(request: Request, ctx: Ctx) -> Response:
     """The figures of the printable report page: totals, the heat map, themes, answers per outcome and
     the articles the next version changed, with the comments adopted on them."""
-    round_ = await _round(request, ctx)
-    built = await reporting.build(ctx.db, round_)
+    round_id = request.path_params["round_id"]
+
+    async def load() -> reporting.Report:
+        return await reporting.build(ctx.db, await rounds.get_round(ctx.db, round_id))
+
+    built = await round_cached(request.app, "round_report", round_id, load)
+    round_ = built.round
     return ok({
         "round": round_summary(round_, round_.version.number),
         "draft": draft_ref(round_.draft),

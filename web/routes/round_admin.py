@@ -10,6 +10,11 @@
   with its answer as CSV or XLSX, written in batches and streamed.
 
 Staff pages show commenters' names; the public report never does.
+
+Performance (issue 6: 80,000 comments in a round): the queue's rows are read fresh from the partial
+indexes of ``consultation.rounds.models``, its counts (the header's figures and the filter's total) and
+the built report are kept a few seconds (``web.routes.rounds.round_cached``: any write of this process
+drops them, other processes' writes show within seconds).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from web.forms import form_fields, int_or_none, redirect
 from web.i18n import N_, ngettext, translate
 from web.i18n import gettext as _
 from web.routes.drafts import CHANGE_LABELS
+from web.routes.rounds import round_cached
 from web.routing import RouteTable
 from web.templating import field_errors, render
 
@@ -194,8 +200,8 @@ def _outcome_options() -> list[tuple[str, str]]:
     return [(outcome.value, _(label)) for outcome, label in OUTCOME_LABELS.items()]
 
 
-async def _articles(ctx: Ctx, round_: CommentRound) -> list[Provision]:
-    return [p for p in await drafts.provisions_of(ctx.db, round_.version) if p.kind is Kind.ARTICLE]
+def _filter_key(wanted: QueueFilter) -> tuple[object, ...]:
+    return (wanted.article_id, wanted.theme_id, wanted.status, wanted.outcome, wanted.representatives)
 
 
 # --- the queue -------------------------------------------------------------------------------------
@@ -205,15 +211,19 @@ async def queue_page(request: Request, ctx: Ctx) -> Response:
     round_ = await _managed_round(request, ctx)
     wanted = _filter(request.query_params)
     number = int_or_none(request.query_params.get("page")) or 1
-    page = await queries.queue(ctx.db, round_.id, wanted, number)
+    total = await round_cached(request.app, "round_queue_counts", (round_.id, _filter_key(wanted)),
+                               lambda: queries.queue_count(ctx.db, round_.id, wanted))
+    totals = await round_cached(request.app, "round_queue_counts", (round_.id, "totals"),
+                                lambda: queries.queue_totals(ctx.db, round_.id))
+    page = await queries.queue(ctx.db, round_.id, wanted, number, total=total)
     themes = await queries.themes_of(ctx.db, round_.id)
-    articles = await _articles(ctx, round_)
+    articles = await drafts.article_labels(ctx.db, round_.version_id)
     query = _query(wanted)
     return render(request, "rounds/queue.html", {
         "round": round_, "draft": round_.draft, "version": round_.version,
-        "totals": await queries.queue_totals(ctx.db, round_.id), "page": page,
+        "totals": totals, "page": page,
         "rows": await _rows(ctx, page.items), "form": _filter_values(wanted), "filter_query": query,
-        "article_options": [(str(WHOLE_DRAFT), _("Whole draft"))] + [(str(a.id), a.label) for a in articles],
+        "article_options": [(str(WHOLE_DRAFT), _("Whole draft"))] + [(str(pid), label) for pid, label in articles],
         "theme_options": [(str(t.id), t.name) for t in themes],
         "status_options": [(s.value, _(label)) for s, label in STATUS_LABELS.items()],
         "outcome_options": _outcome_options(), "outcome_labels": OUTCOME_LABELS,
@@ -230,7 +240,7 @@ async def _later_articles(ctx: Ctx, round_: CommentRound) -> list[tuple[int, lis
         if version.number <= round_.version.number:
             continue
         options = [(str(p.id), f"{p.label} {_snippet(p.body, 30)}")
-                   for p in await drafts.provisions_of(ctx.db, version) if p.kind is Kind.ARTICLE]
+                   for p in await drafts.outline_of(ctx.db, version) if p.kind is Kind.ARTICLE]
         found.append((version.number, options))
     return found
 
@@ -336,7 +346,7 @@ async def _next_pending(ctx: Ctx, round_: CommentRound, wanted: QueueFilter) -> 
     queue when none is left."""
     pending = QueueFilter(article_id=wanted.article_id, theme_id=wanted.theme_id, status=QueueStatus.pending,
                           representatives=wanted.representatives)
-    found = await queries.queue(ctx.db, round_.id, pending, 1, per_page=1)
+    found = await queries.queue(ctx.db, round_.id, pending, 1, per_page=1, total=1)  # the first row: no count
     if found.items:
         return _comment_url(round_, found.items[0].id, wanted)
     ctx.flash(_("No group in this view waits for an answer any more."), "info")
@@ -421,11 +431,17 @@ def _percent(n: int, total: int) -> str:
 
 @routes.get(ROUND + "/report", name="round_report")
 async def report_page(request: Request, ctx: Ctx) -> Response:
-    round_ = await queries.get_round(ctx.db, request.path_params["round_id"])
-    found = await report.build(ctx.db, round_)
+    round_id = request.path_params["round_id"]
+
+    async def load() -> tuple[report.Report, dict[int, Provision]]:
+        built = await report.build(ctx.db, await queries.get_round(ctx.db, round_id))
+        leads = [c for changed in built.changed for c in changed.comments]
+        return built, await queries.provisions_by_id(ctx.db, {c.provision_id for c in leads}
+                                                     | {c.article_id for c in leads})
+
+    found, provisions = await round_cached(request.app, "round_report_page", round_id, load)
+    round_ = found.round
     leads = [c for changed in found.changed for c in changed.comments]
-    provisions = await queries.provisions_by_id(ctx.db, {c.provision_id for c in leads}
-                                                | {c.article_id for c in leads})
     total = sum(found.outcomes.values())
     outcome_rows = [(outcome.value, _(label), found.outcomes.get(outcome, 0),
                      _percent(found.outcomes.get(outcome, 0), total)) for outcome, label in OUTCOME_LABELS.items()]

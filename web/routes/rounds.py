@@ -4,27 +4,34 @@ article page (the text with numbered paragraphs, the comment form, the comments 
 supports and answers); posting and supporting; and each person's own comments with what became of them.
 
 Comments are shown without the commenter's name (as in a published feedback report). The staff's
-queue, comment detail and report pages live in their own module."""
+queue, comment detail and report pages live in their own module.
+
+Performance (issue 6: 80,000 comments in a round): what every visitor of the round and article pages
+sees alike (the round, the article's text, the counts, the page of comments with its citations) is kept
+for a few seconds in ``web.page_cache``: any write of this process drops it at once, and other processes
+show a change at most that late. Only the visitor's own part (may they comment, which comments they
+support) is read per request. Nothing is written through the cached objects."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from consultation.areas import queries as areas
 from consultation.areas.models import AreaLevel
-from consultation.areas.queries import page_number
+from consultation.areas.queries import Page, page_number
 from consultation.clock import TIMEZONE, local_minute
 from consultation.db import utcnow
 from consultation.drafts import queries as drafts
-from consultation.drafts.model import HEADING_KINDS, Kind, cite
+from consultation.drafts.model import Kind, cite
 from consultation.drafts.models import Draft, DraftVersion, Provision
 from consultation.errors import N_, NotFound, ValidationFailed, msg
 from consultation.policy import can, require
@@ -37,12 +44,14 @@ from consultation.rounds.models import (
     WORDING_MAX,
     Audience,
     CommentRound,
+    DraftComment,
 )
 from web.auth import require_permission, require_user
 from web.context import Ctx
 from web.forms import form_fields, id_list, int_or_none, redirect
 from web.i18n import gettext as _
 from web.i18n import translate
+from web.page_cache import PageCache
 from web.ratelimit import limit
 from web.routing import RouteTable
 from web.templating import field_errors, render
@@ -56,6 +65,56 @@ FOLD_TOC_ABOVE = 30  # articles: beyond this the table of contents shows chapter
 FOLD_AREAS_ABOVE = 40  # area checkboxes: beyond this each district and street folds
 LIMITS = {"body_max": BODY_MAX, "wording_max": WORDING_MAX, "instructions_max": INSTRUCTIONS_MAX}
 UNREADABLE_TIME = N_("Enter the date and time as 2026-05-01 09:00.")
+# Entries kept of each page's public part (``round_cached``): an article page's is some 50 KiB.
+CACHE_SIZES = {"round_page": 100, "round_article": 500, "round_report": 50, "round_report_page": 50,
+               "round_queue_counts": 500, "round_api": 100}
+T = TypeVar("T")
+
+
+def round_cache(app: Any, name: str) -> PageCache:
+    """The application's short-lived cache ``name`` (a key of ``CACHE_SIZES``) of the round pages' public
+    parts: ``web.page_cache`` semantics (any write of this process empties it; other processes' writes
+    show within its TTL)."""
+    caches: dict[str, PageCache] | None = getattr(app.state, "round_caches", None)
+    if caches is None:
+        caches = app.state.round_caches = {}
+    cache = caches.get(name)
+    if cache is None:
+        cache = caches[name] = PageCache(max_entries=CACHE_SIZES[name])
+    return cache
+
+
+async def round_cached(app: Any, name: str, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+    """``round_cache(app, name)``'s value of ``key``, loaded once however many requests miss it at the same
+    time: when an entry expires under load (a report read by dozens of readers at once), the others wait
+    for the first one's result instead of each running the same aggregates."""
+    flights: dict[tuple[str, Hashable], asyncio.Future[Any]] = app.state.__dict__.setdefault("round_flights", {})
+
+    async def once() -> T:
+        flight = flights.get((name, key))
+        if flight is not None:
+            await asyncio.wait([flight])
+            if not flight.cancelled():
+                result: T = flight.result()  # or the first one's error (NotFound…)
+                return result
+        flight = flights[(name, key)] = asyncio.get_running_loop().create_future()
+        try:
+            value = await load()
+        except asyncio.CancelledError:
+            flight.cancel()  # the others load it themselves
+            raise
+        except BaseException as exc:
+            flight.set_exception(exc)
+            flight.exception()  # retrieved: no warning when nobody else waited
+            raise
+        else:
+            flight.set_result(value)
+            return value
+        finally:
+            if flights.get((name, key)) is flight:
+                del flights[(name, key)]
+
+    return await round_cache(app, name).get_or_load(key, once)
 
 
 # --- shared pieces -------------------------------------------------------------------------------
@@ -136,24 +195,41 @@ def _audience(round_: CommentRound, area_names: list[str]) -> str:
     return f"{label}：{'、'.join(area_names)}" if area_names else label
 
 
-async def _comments_context(ctx: Ctx, round_: CommentRound, article_id: int, page: int,
-                            known: dict[int, Provision]) -> dict[str, Any]:
-    comments = await queries.public_comments(ctx.db, round_.id, article_id, page)
-    ids = [c.id for c in comments.items]
+@dataclass
+class CommentsShown:
+    """A page of an article's (or the whole draft's) public comments with how each one's target is cited."""
+
+    comments: Page[DraftComment]
+    citations: dict[int, str]
+
+
+async def _comments_shown(ctx: Ctx, round_: CommentRound, article_id: int, page: int, known: dict[int, Provision],
+                          total: int) -> CommentsShown:
+    comments = await queries.public_comments(ctx.db, round_.id, article_id, page, total=total)
     provisions = await queries.provisions_by_id(ctx.db, {c.provision_id for c in comments.items
                                                          if c.provision_id not in known})
     targets = {c.provision_id: known.get(c.provision_id) or provisions.get(c.provision_id)
                for c in comments.items if c.provision_id is not None}
-    return {"comments": comments, "supported": await queries.supported_by(ctx.db, ctx.actor.user_id, ids),
-            "citations": await _citations(ctx, targets.values(), known | provisions)}
+    return CommentsShown(comments, await _citations(ctx, targets.values(), known | provisions))
 
 
-async def _round_basics(ctx: Ctx, round_: CommentRound) -> dict[str, Any]:
-    area_names = ([name for _path, name in await queries.round_areas(ctx.db, round_)]
-                  if round_.audience is Audience.residents else [])
+async def _comments_context(ctx: Ctx, shown: CommentsShown) -> dict[str, Any]:
+    """The comments for the template, with the visitor's own supports among them."""
+    ids = [c.id for c in shown.comments.items]
+    return {"comments": shown.comments, "citations": shown.citations,
+            "supported": await queries.supported_by(ctx.db, ctx.actor.user_id, ids)}
+
+
+async def _areas(ctx: Ctx, round_: CommentRound) -> list[tuple[str, str]]:
+    return await queries.round_areas(ctx.db, round_) if round_.audience is Audience.residents else []
+
+
+async def _round_basics(ctx: Ctx, round_: CommentRound, areas: list[tuple[str, str]]) -> dict[str, Any]:
+    """The round's facts and what the visitor may do (``areas``: the round's ``round_areas``)."""
+    area_names = [name for _path, name in areas]
     # Outside the window that is the reason for everyone (also before signing in); else the audience's.
     window = policy.window_problem(round_, utcnow(), local_minute(round_.opens_at), local_minute(round_.closes_at))
-    problem = window or await services.participation_problem(ctx.db, ctx.actor, round_)
+    problem = window or await services.participation_problem(ctx.db, ctx.actor, round_, areas=areas)
     return {
         "round": round_, "draft": round_.draft, "version": round_.version, "view": round_view(round_),
         "audience": _audience(round_, area_names), "problem": translate(problem) if problem else None,
@@ -291,17 +367,44 @@ async def edit_round_submit(request: Request, ctx: Ctx) -> Response:
 
 # --- the round page -------------------------------------------------------------------------------
 
-async def _round_context(ctx: Ctx, round_: CommentRound, page: int) -> dict[str, Any]:
-    provisions = await drafts.provisions_of(ctx.db, round_.version)
-    outline = [p for p in provisions if p.kind in HEADING_KINDS or p.kind is Kind.ARTICLE]
+@dataclass
+class RoundPublic:
+    """What every visitor of a round page sees alike."""
+
+    round: CommentRound
+    areas: list[tuple[str, str]]
+    toc: list[drafts.TreeNode]
+    counts: dict[int | None, int]
+    heading_counts: dict[int, int]
+    fold_toc: bool
+    shown: CommentsShown
+
+
+async def _round_public(ctx: Ctx, round_: CommentRound, page: int) -> RoundPublic:
+    outline = await drafts.outline_of(ctx.db, round_.version)
     counts = await queries.article_counts(ctx.db, round_.id)
+    groups = (await queries.article_figures(ctx.db, round_.id, queries.WHOLE_DRAFT)).groups
     tree = drafts.tree_of(outline)
+    return RoundPublic(round_, await _areas(ctx, round_), tree, counts, _heading_counts(tree, counts),
+                       sum(1 for p in outline if p.kind is Kind.ARTICLE) > FOLD_TOC_ABOVE,
+                       await _comments_shown(ctx, round_, queries.WHOLE_DRAFT, page, {}, groups))
+
+
+async def _cached_round_public(request: Request, ctx: Ctx, page: int) -> RoundPublic:
+    round_id = request.path_params["round_id"]
+
+    async def load() -> RoundPublic:
+        return await _round_public(ctx, await queries.get_round(ctx.db, round_id), page)
+
+    return await round_cached(request.app, "round_page", (round_id, page), load)
+
+
+async def _round_context(ctx: Ctx, public: RoundPublic) -> dict[str, Any]:
     return {
-        **await _round_basics(ctx, round_),
-        "toc": tree, "counts": counts, "whole_count": counts.get(None, 0),
-        "heading_counts": _heading_counts(tree, counts),
-        "fold_toc": sum(1 for p in outline if p.kind is Kind.ARTICLE) > FOLD_TOC_ABOVE,
-        **await _comments_context(ctx, round_, queries.WHOLE_DRAFT, page, {}),
+        **await _round_basics(ctx, public.round, public.areas),
+        "toc": public.toc, "counts": public.counts, "whole_count": public.counts.get(None, 0),
+        "heading_counts": public.heading_counts, "fold_toc": public.fold_toc,
+        **await _comments_context(ctx, public.shown),
         "form": {"client_token": _token()}, "errors": {},
     }
 
@@ -323,40 +426,13 @@ def _heading_counts(nodes: list[drafts.TreeNode], counts: dict[int | None, int])
 
 @routes.get("/rounds/{round_id:int}", name="round")
 async def round_page(request: Request, ctx: Ctx) -> Response:
-    round_ = await queries.get_round(ctx.db, request.path_params["round_id"])
-    return render(request, "rounds/round.html", await _round_context(ctx, round_, _page(request)))
+    public = await _cached_round_public(request, ctx, _page(request))
+    return render(request, "rounds/round.html", await _round_context(ctx, public))
 
 
 # --- the article page -----------------------------------------------------------------------------
 
-@dataclass
-class ArticleText:
-    article: Provision
-    paragraphs: list[Provision]
-    items: dict[int, list[Provision]]  # paragraph id -> its items
-    heading: list[Provision]  # the chapter, section… the article is in, outermost first
-    previous: Provision | None
-    next: Provision | None
-
-
-async def _article_text(ctx: Ctx, round_: CommentRound, article: Provision) -> ArticleText:
-    provisions = await drafts.provisions_of(ctx.db, round_.version)
-    by_id = {p.id: p for p in provisions}
-    articles = [p for p in provisions if p.kind is Kind.ARTICLE]
-    index = next(i for i, p in enumerate(articles) if p.id == article.id)
-    paragraphs = [p for p in provisions if p.parent_id == article.id and p.kind is Kind.PARAGRAPH]
-    ids = {p.id for p in paragraphs}
-    items: dict[int, list[Provision]] = {}
-    for p in provisions:
-        if p.kind is Kind.ITEM and p.parent_id in ids:
-            items.setdefault(p.parent_id, []).append(p)
-    heading: list[Provision] = []
-    node = by_id.get(article.parent_id) if article.parent_id is not None else None
-    while node is not None:
-        heading.insert(0, node)
-        node = by_id.get(node.parent_id) if node.parent_id is not None else None
-    return ArticleText(article, paragraphs, items, heading, articles[index - 1] if index > 0 else None,
-                       articles[index + 1] if index + 1 < len(articles) else None)
+ArticleText = drafts.ArticleParts  # the article, its paragraphs and items, its headings and neighbours
 
 
 def _targets(text: ArticleText) -> list[tuple[int, str]]:
@@ -373,31 +449,50 @@ def _targets(text: ArticleText) -> list[tuple[int, str]]:
     return options
 
 
-async def _article(ctx: Ctx, round_: CommentRound, provision_id: int) -> Provision:
-    provision = await queries.get_provision(ctx.db, round_.version, provision_id)
-    if provision.kind is not Kind.ARTICLE:
+@dataclass
+class ArticlePublic:
+    """What every visitor of an article page sees alike."""
+
+    round: CommentRound
+    areas: list[tuple[str, str]]
+    text: ArticleText
+    targets: list[tuple[int, str]]
+    figures: queries.ArticleFigures
+    shown: CommentsShown
+
+
+async def _article_public(ctx: Ctx, round_: CommentRound, article_id: int, page: int) -> ArticlePublic:
+    """The article's text (one statement, not the whole version), its counts (index-only) and a page of its
+    comments; NotFound unless it is an article of the round's version."""
+    text = await drafts.article_parts(ctx.db, round_.version_id, article_id)
+    if text is None:
         raise NotFound()
-    return provision
+    known = {p.id: p for p in [text.article, *text.paragraphs, *[i for v in text.items.values() for i in v]]}
+    figures = await queries.article_figures(ctx.db, round_.id, article_id)
+    return ArticlePublic(round_, await _areas(ctx, round_), text, _targets(text), figures,
+                         await _comments_shown(ctx, round_, article_id, page, known, figures.groups))
 
 
-async def _article_context(ctx: Ctx, round_: CommentRound, article: Provision, page: int) -> dict[str, Any]:
-    text = await _article_text(ctx, round_, article)
-    known = {p.id: p for p in [article, *text.paragraphs, *[i for v in text.items.values() for i in v]]}
-    counts = await queries.article_counts(ctx.db, round_.id)
+async def _article_context(ctx: Ctx, public: ArticlePublic) -> dict[str, Any]:
+    text = public.text
     return {
-        **await _round_basics(ctx, round_),
-        "text": text, "targets": _targets(text), "article_count": counts.get(article.id, 0),
+        **await _round_basics(ctx, public.round, public.areas),
+        "text": text, "targets": public.targets, "article_count": public.figures.comments,
         "paragraph_labels": {p.id: cite(Kind.PARAGRAPH, "", p.number) for p in text.paragraphs},
-        **await _comments_context(ctx, round_, article.id, page, known),
-        "form": {"client_token": _token(), "provision_id": str(article.id)}, "errors": {},
+        **await _comments_context(ctx, public.shown),
+        "form": {"client_token": _token(), "provision_id": str(text.article.id)}, "errors": {},
     }
 
 
 @routes.get("/rounds/{round_id:int}/articles/{provision_id:int}", name="round_article")
 async def article_page(request: Request, ctx: Ctx) -> Response:
-    round_ = await queries.get_round(ctx.db, request.path_params["round_id"])
-    article = await _article(ctx, round_, request.path_params["provision_id"])
-    return render(request, "rounds/article.html", await _article_context(ctx, round_, article, _page(request)))
+    round_id, article_id, page = request.path_params["round_id"], request.path_params["provision_id"], _page(request)
+
+    async def load() -> ArticlePublic:
+        return await _article_public(ctx, await queries.get_round(ctx.db, round_id), article_id, page)
+
+    public = await round_cached(request.app, "round_article", (round_id, article_id, page), load)
+    return render(request, "rounds/article.html", await _article_context(ctx, public))
 
 
 # --- posting and supporting -----------------------------------------------------------------------
@@ -406,19 +501,10 @@ async def _article_of(ctx: Ctx, round_: CommentRound, provision_id: int | None) 
     """The article of the round's version a provision is (or is in); None for anything else."""
     if provision_id is None:
         return None
-    found = await queries.provisions_by_id(ctx.db, {provision_id})
-    node = found.get(provision_id)
-    if node is None or node.version_id != round_.version_id:
+    chain = await drafts.with_ancestors(ctx.db, provision_id)
+    if not chain or chain[0].version_id != round_.version_id:
         return None
-    for _level in range(3):
-        if node.kind is Kind.ARTICLE:
-            return node
-        if node.parent_id is None:
-            return None
-        node = (await queries.provisions_by_id(ctx.db, {node.parent_id})).get(node.parent_id)
-        if node is None:
-            return None
-    return None
+    return next((node for node in chain[:3] if node.kind is Kind.ARTICLE), None)
 
 
 def _location(round_: CommentRound, article_id: int | None, comment_id: int | None = None, page: int = 1) -> str:
@@ -430,11 +516,10 @@ def _location(round_: CommentRound, article_id: int | None, comment_id: int | No
 @routes.post("/rounds/{round_id:int}/comments", name="round_comment_post")
 async def post_comment(request: Request, ctx: Ctx) -> Response:
     user = require_user(ctx)
-    round_ = await queries.get_round(ctx.db, request.path_params["round_id"])
+    round_ = await queries.round_alone(ctx.db, request.path_params["round_id"])  # the pages' parts if refused
     form = await form_fields(request)
     raw = form.get("provision_id", "").strip()
     provision_id = int_or_none(raw)
-    article = await _article_of(ctx, round_, provision_id)
     try:
         if raw and provision_id is None:
             await services.check_may_take_part(ctx.db, ctx.actor, round_)
@@ -445,11 +530,13 @@ async def post_comment(request: Request, ctx: Ctx) -> Response:
             proposed_wording=form.get("proposed_wording", ""), client_token=form.get("client_token"))
     except ValidationFailed as exc:
         errors = field_errors(exc.errors)
+        round_ = await queries.get_round(ctx.db, round_.id)  # with its draft and version, for the page
+        article = await _article_of(ctx, round_, provision_id)
         if article is not None:
-            context = await _article_context(ctx, round_, article, 1)
+            context = await _article_context(ctx, await _article_public(ctx, round_, article.id, 1))
             template = "rounds/article.html"
         else:
-            context = await _round_context(ctx, round_, 1)
+            context = await _round_context(ctx, await _round_public(ctx, round_, 1))
             template = "rounds/round.html"
             form["provision_id"] = ""
         return render(request, template, {**context, "form": form, "errors": errors}, status_code=422)
@@ -468,7 +555,7 @@ async def post_comment(request: Request, ctx: Ctx) -> Response:
 @routes.post("/rounds/{round_id:int}/comments/{comment_id:int}/support", name="round_comment_support")
 async def support(request: Request, ctx: Ctx) -> Response:
     require_user(ctx)
-    round_ = await queries.get_round(ctx.db, request.path_params["round_id"])
+    round_ = await queries.round_alone(ctx.db, request.path_params["round_id"])
     comment = await queries.get_comment(ctx.db, request.path_params["comment_id"])
     if comment.round_id != round_.id or comment.held:
         raise NotFound()
