@@ -7,5 +7,5 @@ from consultation.deliberation import policy as deliberation_policy  # noqa: F40
 from consultation.deliberation import resolution_policy  # noqa: F401
 from consultation.drafts import policy as drafts_policy  # noqa: F401
 from consultation.meetings import policy as meetings_policy  # noqa: F401
-from consultation.voting import policy as voting_policy  # noqa: F401
 from consultation.rounds import policy as rounds_policy  # noqa: F401
+from consultation.voting import policy as voting_policy  # noqa: F401

@@ -12,7 +12,6 @@ from tests import harness
 from web.database import make_engine
 from web.migrate import check, downgrade, upgrade
 
-
 ROUND_TABLES = {"comment_round", "round_area", "draft_comment", "draft_comment_support", "round_theme",
                 "draft_comment_theme"}
 

@@ -115,6 +115,7 @@ ROUTES: dict[str, str] = {
     "/rounds/{round_id:int}/comments/{comment_id:int}/answer": "drafter_missing",
     "/rounds/{round_id:int}/comments/{comment_id:int}/themes": "drafter_missing",
     "/rounds/{round_id:int}/comments/{comment_id:int}/detach": "drafter_missing",
+    "/rounds/{round_id:int}/comments/{comment_id:int}/visibility": "drafter_missing",
     "/rounds/{round_id:int}/comments/{comment_id:int}/attach": "drafter_missing",
     "/rounds/{round_id:int}/report": "public_missing", "/rounds/{round_id:int}/report.csv": "drafter_missing",
     "/rounds/{round_id:int}/report.xlsx": "drafter_missing",

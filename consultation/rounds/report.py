@@ -202,7 +202,7 @@ async def changed_articles(session: AsyncSession, round_: CommentRound, later: D
         is_adopted = case((adopted, True), else_=False)
         rows = await session.execute(
             select(DraftComment.article_id, DraftComment.changed_provision_id, is_adopted, func.count())
-            .where(DraftComment.round_id == round_.id,
+            .where(DraftComment.round_id == round_.id, DraftComment.held.is_(False),
                    or_(DraftComment.article_id.in_(wanted_old) & adopted,
                        DraftComment.changed_provision_id.in_(wanted_new)))
             .group_by(DraftComment.article_id, DraftComment.changed_provision_id, is_adopted))
@@ -247,9 +247,9 @@ async def build(session: AsyncSession, round_: CommentRound) -> Report:
 
 # --- export --------------------------------------------------------------------------------------
 
-EXPORT_COLUMNS = ("comment", "submitted_at", "provision", "chapter", "commenter", "representative", "comment_text",
-                  "proposed_wording", "group_of", "group_size", "supports", "themes", "outcome", "reason",
-                  "new_provision")
+EXPORT_COLUMNS = ("comment", "submitted_at", "provision", "chapter", "commenter", "representative", "held",
+                  "comment_text", "proposed_wording", "group_of", "group_size", "supports", "themes", "outcome",
+                  "reason", "new_provision")
 
 
 async def export_rows(session: AsyncSession, round_: CommentRound) -> AsyncIterator[list[object]]:
@@ -290,7 +290,8 @@ async def export_rows(session: AsyncSession, round_: CommentRound) -> AsyncItera
             if comment.author_id is not None:
                 commenter = str(commenters.setdefault(comment.author_id, len(commenters) + 1))
             yield [comment.id, comment.created_at, provision, labels.get(comment.chapter_id or 0, ""), commenter,
-                   comment.by_representative, comment.body, comment.proposed_wording, comment.lead_id or "",
+                   comment.by_representative, comment.held, comment.body, comment.proposed_wording,
+                   comment.lead_id or "",
                    comment.group_size if comment.lead_id is None else "", comment.support_count,
                    "、".join(themes.get(comment.lead_id or comment.id, [])),
                    comment.outcome.value if comment.outcome else "", comment.reason,

@@ -220,10 +220,13 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
         return earlier
     held = bool(await words.matches(session, f"{body}\n{wording}"))
     fingerprint = Fingerprint(body)
-    lead = None if held else await _lead_for(session, round_.id, article_id, fingerprint)
+    # A representative's comment always stands on its own (marked, with its own wording), and so does one
+    # held for review; the others join the group of an identical or near-identical earlier comment.
+    representative = policy.is_representative(actor)
+    lead = None if held or representative else await _lead_for(session, round_.id, article_id, fingerprint)
     values: dict[str, object] = {
         "round_id": round_.id, "provision_id": provision_id, "article_id": article_id, "chapter_id": chapter_id,
-        "author_id": actor.user_id, "by_representative": policy.is_representative(actor), "body": body,
+        "author_id": actor.user_id, "by_representative": representative, "body": body,
         "proposed_wording": wording, "held": held, "client_token": token, "created_at": utcnow(),
         "norm_hash": fingerprint.hash, **band_columns(fingerprint), "lead_id": lead.id if lead else None,
         "group_size": 1, "support_count": 0,
@@ -352,7 +355,7 @@ async def set_support(session: AsyncSession, actor: Actor, round_: CommentRound,
     assert actor.user_id is not None
     if comment.author_id == actor.user_id:
         raise InvalidState(msg("You cannot support your own comment."))
-    if comment.held:
+    if comment.held or (on and comment.lead_id is not None):  # only what the public sees can be supported
         raise NotFound()
     if on:
         changed = await insert_ignore(session, DraftCommentSupport,
@@ -433,7 +436,8 @@ async def _later_provision_problem(session: AsyncSession, round_: CommentRound, 
         .join(Provision, Provision.version_id == DraftVersion.id).where(Provision.id == provision_id))).one_or_none()
     commented = await session.get(DraftVersion, round_.version_id)
     assert commented is not None
-    if row is None or row.draft_id != commented.draft_id or row.number <= commented.number:
+    if (row is None or row.draft_id != commented.draft_id or row.number <= commented.number
+            or row.kind is not Kind.ARTICLE):
         return msg("Link an article of a later version of this draft.")
     return None
 
@@ -468,6 +472,13 @@ async def attach(session: AsyncSession, actor: Actor, draft: Draft, round_: Comm
     target = await session.get(DraftComment, target_id)
     source = await session.get(DraftComment, source_id)
     assert target is not None and source is not None
+    if comment.held or target.held:
+        raise InvalidState(msg("A comment held for review cannot be grouped. Release it first."))
+    if comment.by_representative or target.by_representative:
+        raise InvalidState(msg("A representative's comment stands on its own and cannot be grouped."))
+    if comment.outcome is not None and (comment.outcome, comment.reason) != (target.outcome, target.reason):
+        raise InvalidState(msg("This comment has another answer than that group. Give both the same answer "
+                               "first, so no answer is lost."))
     moved = source.group_size if source.id == comment.id else 1
     members = (or_(DraftComment.id == source_id, DraftComment.lead_id == source_id) if source.id == comment.id
                else DraftComment.id == comment.id)
@@ -518,3 +529,29 @@ async def set_themes(session: AsyncSession, actor: Actor, draft: Draft, round_: 
                        ip=actor.ip, after={"themes": cleaned})
     search_index.search_changed(session, SEARCH_TYPE, [lead_id])
     return cleaned
+
+
+async def set_held(session: AsyncSession, actor: Actor, draft: Draft, round_: CommentRound, comment: DraftComment,
+                   held: bool) -> None:
+    """Release a comment held for review (it is shown and counted), or take a shown comment off public view
+    (personal data, abuse the word list missed). A comment leading a group is taken out of view only
+    after its group is split, so no one else's comment disappears with it."""
+    require(actor, "rounds.manage", draft)
+    _same_round(round_, comment)
+    await session.refresh(comment, ["held", "lead_id", "group_size"])  # counters move by UPDATE statements
+    if comment.held == held:
+        return
+    if held and comment.lead_id is None and comment.group_size > 1:
+        raise InvalidState(msg("This comment leads a group of {n}. Take the others out of the group first.",
+                               n=comment.group_size))
+    lead_id = comment.lead_id
+    comment.held = held
+    if held and lead_id is not None:  # a member leaves its group when it is taken out of view
+        comment.lead_id = None
+        await session.execute(update(DraftComment).where(DraftComment.id == lead_id)
+                              .values(group_size=DraftComment.group_size - 1))
+    await session.flush()
+    await audit.record(session, "draft_comment.hold" if held else "draft_comment.release", "draft_comment",
+                       comment.id, actor_id=actor.user_id, ip=actor.ip, before={"held": not held, "lead_id": lead_id},
+                       after={"held": held, "lead_id": comment.lead_id})
+    search_index.search_changed(session, SEARCH_TYPE, [comment.id, *([lead_id] if lead_id else [])])

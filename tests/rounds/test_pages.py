@@ -265,6 +265,7 @@ async def test_comments_before_opening_or_after_closing_are_refused(client: WebC
     await db.commit()
     late = await comment(client, w, None, "太晚了。")
     assert late.status_code == 409 and "Comments are no longer accepted" in late.text
+    assert 'id="kept-body"' in late.text and "太晚了。" in late.text  # what was typed is not lost
     page = await client.get(f"/rounds/{w.round_id}")
     assert "round-closed" in page.text and "Comments are no longer accepted" in page.text
     assert 'name="body"' not in page.text

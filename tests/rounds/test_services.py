@@ -15,7 +15,7 @@ from consultation.db import utcnow
 from consultation.drafts import services as drafts
 from consultation.drafts.model import Kind
 from consultation.drafts.models import Draft, DraftVersion, Provision
-from consultation.errors import Conflict, Forbidden, InvalidState, ValidationFailed
+from consultation.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from consultation.notifications.models import Notification
 from consultation.policy import Actor, Grant
 from consultation.rounds import report, services
@@ -312,3 +312,66 @@ async def test_report_figures(db: Any) -> None:
     rows = [row async for row in report.export_rows(db, w.round)]
     assert len(rows) == 6 and len(rows[0]) == len(report.EXPORT_COLUMNS)
     assert {row[4] for row in rows} == {"1", "2", "3", "4", "5"}  # commenters as numbers, never names
+
+
+async def test_review_fixes_representatives_held_and_answers_keep_their_place(db: Any) -> None:
+    w = await world(db)
+    second = (await articles(db, w.round.version_id))[1]
+    a = await services.post_comment(db, await resident(db, w, "甲"), w.round, provision_id=second.id, body=CAMPAIGN)
+    b = await services.post_comment(db, await resident(db, w, "乙"), w.round, provision_id=second.id, body=CAMPAIGN)
+    assert b.lead_id == a.id
+    rep_user = await make_user(db, role=Role.representative, area=w.city.district)
+    rep = Actor(user_id=rep_user.id, grants=(Grant(Role.representative, w.city.district.path),))
+    r = await services.post_comment(db, rep, w.round, provision_id=second.id, body=CAMPAIGN,
+                                    proposed_wording="养犬登记免费。")
+    assert r.lead_id is None and r.by_representative  # a representative's comment stays on its own, marked
+    with pytest.raises(InvalidState):
+        await services.attach(db, w.drafter, w.draft, w.round, r, a)
+    # support goes to what the public sees: not to a comment folded into a group
+    with pytest.raises(NotFound):
+        await services.set_support(db, await resident(db, w, "丙"), w.round, b, True)
+    # an answered comment does not silently lose its answer by joining an unanswered group
+    c = await services.post_comment(db, await resident(db, w, "丁"), w.round, provision_id=None,
+                                    body="建议增加遛狗必须牵绳的规定，并明确处罚标准。")
+    await services.answer(db, w.drafter, w.draft, w.round, c, outcome="adopted", reason="采纳")
+    with pytest.raises(InvalidState):
+        await services.attach(db, w.drafter, w.draft, w.round, c, a)
+    # the answer links an article only (not a chapter or a paragraph of the later version)
+    v2 = await drafts.add_version(db, w.drafter, w.draft, V2)
+    paragraph = await db.scalar(select(Provision).where(Provision.version_id == v2.id,
+                                                        Provision.kind != Kind.ARTICLE).limit(1))
+    with pytest.raises(ValidationFailed) as caught:
+        await services.answer(db, w.drafter, w.draft, w.round, a, outcome="adopted", reason="采纳",
+                              changed_provision_id=paragraph.id)
+    assert "changed_provision_id" in caught.value.errors
+
+
+async def test_held_comments_are_released_or_taken_off_view_and_never_counted_while_held(db: Any) -> None:
+    w = await world(db)
+    await words.add_word(db, Actor(user_id=None, grants=(Grant(Role.admin),)), "代开发票")
+    second = (await articles(db, w.round.version_id))[1]
+    held = await services.post_comment(db, await resident(db, w, "甲"), w.round, provision_id=second.id,
+                                       body="代开发票，第二条应当删除。")
+    v2 = await drafts.add_version(db, w.drafter, w.draft, V2)
+    added = await db.scalar(select(Provision).where(Provision.version_id == v2.id, Provision.label == "第二条"))
+    await services.answer(db, w.drafter, w.draft, w.round, held, outcome="adopted", reason="采纳",
+                          changed_provision_id=added.id)
+    built = await report.build(db, await get_round(db, w.round.id))
+    assert all(c.count == 0 for c in built.changed) and built.totals.comments == 0
+    with pytest.raises(InvalidState):  # a held comment cannot be put into a public group
+        other = await services.post_comment(db, await resident(db, w, "乙"), w.round, provision_id=second.id,
+                                            body="第二条写得很好，支持。")
+        await services.attach(db, w.drafter, w.draft, w.round, held, other)
+    with pytest.raises(Forbidden):
+        await services.set_held(db, await resident(db, w, "丙"), w.draft, w.round, held, False)
+    await services.set_held(db, w.drafter, w.draft, w.round, held, False)
+    assert not held.held
+    assert (await report.totals(db, w.round.id)).comments == 2
+    # taking a comment off view: a member leaves its group, a lead with others must be split first
+    a = await services.post_comment(db, await resident(db, w, "丁"), w.round, provision_id=None, body=CAMPAIGN)
+    b = await services.post_comment(db, await resident(db, w, "戊"), w.round, provision_id=None, body=CAMPAIGN)
+    with pytest.raises(InvalidState):
+        await services.set_held(db, w.drafter, w.draft, w.round, a, True)
+    await services.set_held(db, w.drafter, w.draft, w.round, b, True)
+    await db.refresh(a)
+    assert b.held and b.lead_id is None and a.group_size == 1

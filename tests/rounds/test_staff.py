@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from consultation.accounts.models import Role, User
 from consultation.accounts.queries import actor_for
 from consultation.audit import AuditEvent
+from consultation.comments import words
 from consultation.db import utcnow
 from consultation.drafts import services as drafts
 from consultation.drafts.model import Kind
 from consultation.drafts.models import Draft, DraftVersion, Provision
-from consultation.policy import Actor
+from consultation.policy import Actor, Grant
 from consultation.rounds import services
 from consultation.rounds.models import CommentRound, DraftComment, DraftCommentTheme, Outcome, RoundTheme
 from consultation.rounds.queries import get_round
@@ -434,3 +435,20 @@ async def test_comment_page_shows_the_comment_its_author_and_its_group(db: Any, 
     text = text_of(page.text)
     assert "15 identical or near-identical comments" in text and "居民15号" in text and "居民1号" in text
     assert page.text.count('class="round-member-text"') == 15
+
+
+async def test_staff_release_a_held_comment_and_take_one_off_public_view(db: Any, client: WebClient) -> None:
+    w = await world(db)
+    await words.add_word(db, Actor(user_id=None, grants=(Grant(Role.admin),)), "代开发票")
+    held = await post(db, w, await commenter(db, w), "代开发票的广告不应出现。第三条应当写明服务标准。")
+    shown = await post(db, w, await commenter(db, w), "第三条的服务标准应当公开，并定期评估。")
+    await staff_client(db, client, w)
+    page = await client.get(f"/rounds/{w.round.id}/comments/{held.id}")
+    assert "Held for review" in page.text and "Release: show it publicly" in page.text
+    released = await client.submit(f"/rounds/{w.round.id}/comments/{held.id}/visibility", {"held": "0"})
+    assert released.status_code == 303
+    assert not (await fresh(db, held.id)).held
+    hidden = await client.submit(f"/rounds/{w.round.id}/comments/{shown.id}/visibility", {"held": "1"})
+    assert hidden.status_code == 303 and (await fresh(db, shown.id)).held
+    public = await client.get(f"/rounds/{w.round.id}/articles/{w.articles['第三条'].id}")
+    assert "服务标准应当公开" not in public.text and "代开发票的广告" in public.text

@@ -68,7 +68,8 @@ STATUS_LABELS = {
 # language of the page it was downloaded from): Chinese headers and outcome names.
 EXPORT_HEADERS = {
     "comment": "意见编号", "submitted_at": "提交时间（北京时间）", "provision": "条款", "chapter": "章",
-    "commenter": "提交人编号", "representative": "人大代表", "comment_text": "意见内容",
+    "commenter": "提交人编号", "representative": "人大代表", "held": "待审核（不公开）",
+    "comment_text": "意见内容",
     "proposed_wording": "建议修改为", "group_of": "所属意见组（组首意见编号）", "group_size": "本组意见数",
     "supports": "赞同数", "themes": "主题", "outcome": "采纳情况", "reason": "理由说明",
     "new_provision": "对应新版本条款",
@@ -417,6 +418,25 @@ async def attach(request: Request, ctx: Ctx) -> Response:
     ctx.flash(ngettext("The group of comment {lead} now holds {n} comment.",
                        "The group of comment {lead} now holds {n} comments.", size, lead=target))
     return redirect(_comment_url(round_, target, wanted))
+
+
+@routes.post(COMMENT + "/visibility", name="round_comment_visibility")
+async def visibility(request: Request, ctx: Ctx) -> Response:
+    """Release a comment held for review, or take a shown comment off public view (field ``held`` 0 or 1)."""
+    round_, comment, form = await _posted(request, ctx)
+    wanted = _posted_filter(form)
+    held = form.get("held") == "1"
+    try:
+        async with ctx.db.begin_nested():
+            await services.set_held(ctx.db, ctx.actor, round_.draft, round_, comment, held)
+    except ValidationFailed as exc:
+        return await _render_comment(request, ctx, round_, comment, wanted=wanted,
+                                     errors=_refused(exc, round_, comment))
+    except InvalidState as exc:
+        return await _render_comment(request, ctx, round_, comment, wanted=wanted,
+                                     errors={"visibility": _translate(exc)})
+    ctx.flash(_("The comment is no longer shown publicly.") if held else _("The comment is now shown publicly."))
+    return redirect(_comment_url(round_, comment.id, wanted))
 
 
 def _translate(exc: InvalidState) -> str:

@@ -33,7 +33,7 @@ from consultation.db import utcnow
 from consultation.drafts import queries as drafts
 from consultation.drafts.model import Kind, cite
 from consultation.drafts.models import Draft, DraftVersion, Provision
-from consultation.errors import N_, NotFound, ValidationFailed, msg
+from consultation.errors import N_, Forbidden, InvalidState, NotFound, ValidationFailed, msg
 from consultation.policy import can, require
 from consultation.rounds import policy, queries, services
 from consultation.rounds.models import (
@@ -528,8 +528,11 @@ async def post_comment(request: Request, ctx: Ctx) -> Response:
         comment = await services.post_comment(
             ctx.db, ctx.actor, round_, provision_id=provision_id, body=form.get("body", ""),
             proposed_wording=form.get("proposed_wording", ""), client_token=form.get("client_token"))
-    except ValidationFailed as exc:
-        errors = field_errors(exc.errors)
+    except (ValidationFailed, InvalidState, Forbidden) as exc:
+        # Refused: the page again with the form filled in, or, when the window closed or the visitor is not
+        # in the audience, with the reason and the text they typed (so it is not lost).
+        errors = field_errors(exc.errors) if isinstance(exc, ValidationFailed) else {}
+        status = 422 if isinstance(exc, ValidationFailed) else 409 if isinstance(exc, InvalidState) else 403
         round_ = await queries.get_round(ctx.db, round_.id)  # with its draft and version, for the page
         article = await _article_of(ctx, round_, provision_id)
         if article is not None:
@@ -539,7 +542,7 @@ async def post_comment(request: Request, ctx: Ctx) -> Response:
             context = await _round_context(ctx, await _round_public(ctx, round_, 1))
             template = "rounds/round.html"
             form["provision_id"] = ""
-        return render(request, template, {**context, "form": form, "errors": errors}, status_code=422)
+        return render(request, template, {**context, "form": form, "errors": errors}, status_code=status)
     if comment.held:
         ctx.flash(_("Thank you. Your comment was received; it is checked before it is shown publicly. "
                     "You can follow it under My comments on drafts."), "info")
