@@ -39,7 +39,7 @@ import httpx
 from bench.scenarios import RunContext, Scenario, ScenarioResult, register
 from bench.seed import CAMPAIGNS, SeededRound, _advance_sequences, campaign_variants, comment_body, copy_rows
 from bench.votes import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, _lua_string, _token_hash, session_cookie_value
-from bench.wrk import DONE_HOOK, LoadResult, finish, run_script, run_wrk, start, wrk_threads
+from bench.wrk import DONE_HOOK, LUA_THREADS_AND_CLOCK, LoadResult, finish, run_script, run_wrk, start, wrk_threads
 
 CONCURRENCY = 64  # issue 4 / issue 6: the surge runs at concurrency 64 whatever --concurrency says
 MAX_SURGE_S = 3600  # wrk's -d when the surge is bounded by its count (city scale)
@@ -137,27 +137,7 @@ local path = %(path)s
 local origin = %(origin)s
 local content_type = %(content_type)s
 local accept = %(accept)s
-local threads = {}
-non2xx = 0
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-
-local now
-do
-  local ok, ffi = pcall(require, "ffi")
-  if ok then
-    ffi.cdef[[ typedef struct { long tv_sec; long tv_usec; } bench_timeval;
-               int gettimeofday(bench_timeval *tv, void *tz); ]]
-    local tv = ffi.new("bench_timeval")
-    now = function() ffi.C.gettimeofday(tv, nil); return tonumber(tv.tv_sec) + tonumber(tv.tv_usec) / 1e6 end
-  else
-    now = function() return os.time() end
-  end
-end
-
+""" + LUA_THREADS_AND_CLOCK + r"""
 local lines = {}  -- this thread's share: {index, cookie header, csrf token, body}
 local next_request = 0
 local sent, answered = 0, 0

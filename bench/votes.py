@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 from bench.scenarios import RunContext, Scenario, ScenarioResult, register
 from bench.seed import EPOCH, _advance_sequences, copy_rows
 from bench.services import http_status, wait_until
-from bench.wrk import DONE_HOOK, finish, run_script, start, wrk_threads
+from bench.wrk import DONE_HOOK, LUA_THREADS_AND_CLOCK, finish, run_script, start, wrk_threads
 
 MAX_DRILL_S = 180  # wrk's -d for the drill; it is stopped with SIGINT a few seconds after the restart
 CONCURRENCY = 64  # issue 4 / issue 6: the vote storm runs at concurrency 64 whatever --concurrency says
@@ -60,27 +60,7 @@ VOTE_LUA = r"""
 local poll_path = %(path)s
 local origin = %(origin)s
 local cycle = %(cycle)s
-local threads = {}
-non2xx = 0
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-
-local now
-do
-  local ok, ffi = pcall(require, "ffi")
-  if ok then
-    ffi.cdef[[ typedef struct { long tv_sec; long tv_usec; } bench_timeval;
-               int gettimeofday(bench_timeval *tv, void *tz); ]]
-    local tv = ffi.new("bench_timeval")
-    now = function() ffi.C.gettimeofday(tv, nil); return tonumber(tv.tv_sec) + tonumber(tv.tv_usec) / 1e6 end
-  else
-    now = function() return os.time() end
-  end
-end
-
+""" + LUA_THREADS_AND_CLOCK + r"""
 local voters = {}   -- this thread's share: {index, cookie header, csrf token, body}
 local next_request = 0
 local sent, answered = 0, 0

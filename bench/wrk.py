@@ -202,3 +202,28 @@ def finish(process: subprocess.Popen[str], work_dir: Path, name: str, duration: 
     if process.returncode != 0:
         raise RuntimeError(f"wrk failed ({process.returncode}): {stderr.strip() or stdout[-500:]}")
     return parse_output(stdout)
+
+
+# The start of every generated wrk script: the thread list (``done`` reads each thread's log through it),
+# the non-2xx counter and a sub-second clock (LuaJIT's ffi when there, else whole seconds).
+LUA_THREADS_AND_CLOCK = r"""local threads = {}
+non2xx = 0
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+local now
+do
+  local ok, ffi = pcall(require, "ffi")
+  if ok then
+    ffi.cdef[[ typedef struct { long tv_sec; long tv_usec; } bench_timeval;
+               int gettimeofday(bench_timeval *tv, void *tz); ]]
+    local tv = ffi.new("bench_timeval")
+    now = function() ffi.C.gettimeofday(tv, nil); return tonumber(tv.tv_sec) + tonumber(tv.tv_usec) / 1e6 end
+  else
+    now = function() return os.time() end
+  end
+end
+"""
