@@ -23,23 +23,21 @@ def stored_key(key: str) -> str:
 
 
 async def hit(session: AsyncSession, key: str, window: timedelta) -> tuple[int, datetime]:
-    """Count one event; returns the count in the current window and when that window started."""
+    """Count one event; returns the count in the current window and when that window started (one
+    statement: the upsert returns the row it leaves)."""
     now = utcnow()
     stored = stored_key(key)
     stale = RateLimitBucket.window_start <= now - window
     insert = dialect_insert(session, RateLimitBucket).values(key=stored, window_start=now, count=1)
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[RateLimitBucket.key],
-            set_={
-                "count": case((stale, 1), else_=RateLimitBucket.count + 1),
-                "window_start": case((stale, now), else_=RateLimitBucket.window_start),
-            },
-        )
-    )
     count, start = (
         await session.execute(
-            select(RateLimitBucket.count, RateLimitBucket.window_start).where(RateLimitBucket.key == stored)
+            insert.on_conflict_do_update(
+                index_elements=[RateLimitBucket.key],
+                set_={
+                    "count": case((stale, 1), else_=RateLimitBucket.count + 1),
+                    "window_start": case((stale, now), else_=RateLimitBucket.window_start),
+                },
+            ).returning(RateLimitBucket.count, RateLimitBucket.window_start)
         )
     ).one()
     return int(count), start

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from consultation.accounts import queries as account_queries
 from consultation.accounts import services as accounts
 from consultation.accounts.models import User
 from consultation.notifications import queries as notification_queries
@@ -25,6 +24,7 @@ LANG_COOKIE = "lang"
 ELDERLY_COOKIE = "elderly"
 FLASH_COOKIE = "yflash"
 YEAR = 365 * 24 * 3600
+_UNREAD = notification_queries.unread_count_of(User.id)  # one object: the statement is built once for it
 
 
 @dataclass
@@ -90,15 +90,19 @@ async def load_context(request: Request, db: AsyncSession, settings: Settings) -
     if raw:
         token = _loads(ctx, "session", raw)
         writes = request.method not in {"GET", "HEAD", "OPTIONS"}
-        found = await accounts.session_user(db, token, touch=writes) if isinstance(token, str) else None
+        # Pages show the unread notifications in the header; the API does not need them.
+        extra = None if request.url.path.startswith("/api/") else _UNREAD
+        found = (await accounts.session_user(db, token, touch=writes, ip=ctx.ip, extra=extra)
+                 if isinstance(token, str) else None)
         if found is not None:
             ctx.session_token = token
-            ctx.user = found[1]
+            ctx.user = found.user
+            ctx.actor = found.actor
+            ctx.unread_notifications = int(found.extra or 0)
         else:
             ctx.set_cookie(SESSION_COOKIE, None)
-    ctx.actor = await account_queries.actor_for(db, ctx.user, ctx.ip)
-    if ctx.user is not None and not request.url.path.startswith("/api/"):
-        ctx.unread_notifications = await notification_queries.unread_count(db, ctx.user.id)  # header badge
+    if ctx.user is None:
+        ctx.actor = Actor(ip=ctx.ip)
     csrf = request.cookies.get(CSRF_COOKIE)
     if not csrf or len(csrf) < 20:
         csrf = secrets.token_urlsafe(24)

@@ -6,9 +6,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, DateTime, Select, String, bindparam, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from consultation import audit, counters
 from consultation.accounts import policy as _policy  # noqa: F401 - registers this area's permissions
@@ -25,7 +28,7 @@ from consultation.areas.models import Area, AreaLevel, Household
 from consultation.db import utcnow
 from consultation.errors import N_, Conflict, InvalidState, Message, ValidationFailed, msg
 from consultation.notifications.services import notify
-from consultation.policy import Actor, require
+from consultation.policy import Actor, Grant, require
 from consultation.validation import check_length, identifier_kind, normalise_email, normalise_phone
 
 SESSION_LIFETIME = timedelta(days=30)
@@ -173,26 +176,54 @@ async def revoke_all_sessions(session: AsyncSession, user_id: int, *, ip: str | 
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def session_user(session: AsyncSession, token: str, *, touch: bool = True) -> tuple[AuthSession, User] | None:
-    """The live session and its user; ``touch`` records activity (only in requests that write anyway)."""
-    row = (
-        await session.execute(
-            select(AuthSession, User)
-            .join(User, User.id == AuthSession.user_id)
-            .where(
-                AuthSession.token_hash == token_hash(token),
-                AuthSession.revoked_at.is_(None),
-                AuthSession.expires_at > utcnow(),
-                User.deleted_at.is_(None),
-            )
+@dataclass(frozen=True)
+class Asking:
+    """Who is asking, from one statement: the live session, its user, their actor (grants and home area's
+    path) and the value of the caller's extra column (for the web pages: unread notifications)."""
+
+    auth_session: AuthSession
+    user: User
+    actor: Actor
+    extra: Any = None
+
+
+@cache
+def _asking_statement(extra: ColumnElement[Any] | None) -> Select[Any]:
+    """One row per grant of the session's user (one row of NULL grant columns when there is none), built
+    once per extra column; parameters ``:token_hash`` and ``:now``."""
+    home, granted = aliased(Area), aliased(Area)
+    home_path = select(home.path).where(home.id == User.home_area_id).scalar_subquery()
+    return (
+        select(AuthSession, User, home_path, RoleGrant.role, granted.path, RoleGrant.unit_id,
+               extra if extra is not None else null())
+        .join(User, User.id == AuthSession.user_id)
+        .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+        .outerjoin(granted, granted.id == RoleGrant.area_id)
+        .where(
+            AuthSession.token_hash == bindparam("token_hash", type_=String),
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > bindparam("now", type_=DateTime(timezone=True)),
+            User.deleted_at.is_(None),
         )
-    ).one_or_none()
-    if row is None:
+        .order_by(RoleGrant.id)
+    )
+
+
+async def session_user(session: AsyncSession, token: str, *, touch: bool = True, ip: str | None = None,
+                       extra: ColumnElement[Any] | None = None) -> Asking | None:
+    """The live session with its user and actor, or None; ``touch`` records activity (only in requests
+    that write anyway). ``extra`` is a column evaluated beside them (correlated to ``User``); pass the
+    same object each time (a module constant), as the statement is built once per extra column."""
+    rows = (await session.execute(_asking_statement(extra), {"token_hash": token_hash(token), "now": utcnow()})).all()
+    if not rows:
         return None
-    auth_session, user = row
+    auth_session, user, home_path = rows[0][0], rows[0][1], rows[0][2]
     if touch and utcnow() - auth_session.last_seen_at > timedelta(minutes=5):
         auth_session.last_seen_at = utcnow()
-    return auth_session, user
+    actor = Actor(user_id=user.id, verified=user.verified_at is not None, home_area_path=home_path,
+                  grants=tuple(Grant(role=r[3], area_path=r[4], unit_id=r[5]) for r in rows if r[3] is not None),
+                  ip=ip)
+    return Asking(auth_session, user, actor, rows[0][6])
 
 
 async def verify_resident(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation.errors import NotFound
@@ -11,13 +13,20 @@ from consultation.notifications.models import DevMessage, Notification
 PAGE_SIZE = 30
 
 
+def _unread(user_id: Any) -> Any:
+    return select(func.count()).select_from(Notification).where(Notification.user_id == user_id,
+                                                                Notification.read_at.is_(None))
+
+
 async def unread_count(session: AsyncSession, user_id: int) -> int:
     """One indexed COUNT (ix_notification_inbox), cheap enough for every page's header badge."""
-    count = await session.scalar(
-        select(func.count()).select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    )
-    return int(count or 0)
+    return int(await session.scalar(_unread(user_id)) or 0)
+
+
+def unread_count_of(user_id: ColumnElement[int]) -> ScalarSelect[int]:
+    """The same count as a column of a bigger statement (``user_id`` is that statement's user id column),
+    so a page's header badge rides along with loading who is asking."""
+    return _unread(user_id).scalar_subquery()
 
 
 async def inbox(session: AsyncSession, user_id: int, *, page: int = 1) -> tuple[list[Notification], bool]:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -149,30 +150,43 @@ async def cast_ballot(session: AsyncSession, actor: Actor, poll: Poll, choices: 
     await _lock_poll(session, poll)
     if (problem := policy.vote_problem(actor, poll, now)) is not None:
         raise policy.refusal(problem)
-    voter = await roll_entry(session, actor, poll)
-    if voter is None:
-        raise Forbidden(await not_on_roll_reason(session, actor, poll))
     chosen = [int(c) for c in choices]
-    option_ids = list((await session.scalars(
-        select(PollOption.id).where(PollOption.poll_id == poll.id).order_by(PollOption.position))).all())
-    if (problem := tally.validate_choices(poll.kind.value, option_ids, chosen, poll.min_choices,
-                                          poll.max_choices)) is not None:
+    if (problem := tally.validate_choices(poll.kind.value, await _option_ids(session, poll), chosen,
+                                          poll.min_choices, poll.max_choices)) is not None:
         raise ValidationFailed({"choices": problem})
+    # The common case in one statement: a person's own roll entry, claimed by its user id. A household
+    # poll's entry is the household's, found through the person first.
+    voter = None if poll.by_household else await _claim(session, poll, PollVoter.user_id == actor.user_id, actor, now)
+    if voter is None:
+        voter = await roll_entry(session, actor, poll)
+        if voter is None:
+            raise Forbidden(await not_on_roll_reason(session, actor, poll))
+        if not poll.by_household or await _claim(session, poll, PollVoter.id == voter.id, actor, now) is None:
+            return await _change(session, actor, poll, voter, chosen, receipt_code(receipt_key, poll.id, voter.id),
+                                 receipt_key)
     code = receipt_code(receipt_key, poll.id, voter.id)
-    claimed = await session.scalar(
-        update(PollVoter).where(PollVoter.id == voter.id, PollVoter.voted_at.is_(None))
-        .values(voted_at=now, channel=Channel.online, cast_by_id=actor.user_id).returning(PollVoter.id)
-        .execution_options(synchronize_session=False))
-    if claimed is not None:
-        session.add(new_ballot(receipt_key, poll, voter, code, chosen, Channel.online))
-        await session.flush()
-        set_committed_value(voter, "voted_at", now)
-        set_committed_value(voter, "channel", Channel.online)
-        set_committed_value(voter, "cast_by_id", actor.user_id)
-        await audit.record(session, "poll.voted", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip,
-                           after={"channel": Channel.online.value})
-        return CastResult(code, changed=False)
-    return await _change(session, actor, poll, voter, chosen, code, receipt_key)
+    session.add(new_ballot(receipt_key, poll, voter, code, chosen, Channel.online))
+    await session.flush()
+    await audit.record(session, "poll.voted", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip,
+                       after={"channel": Channel.online.value})
+    return CastResult(code, changed=False)
+
+
+async def _option_ids(session: AsyncSession, poll: Poll) -> list[int]:
+    """The poll's option ids in order: from the loaded options (``get_poll`` loads them), else queried."""
+    if "options" in poll.__dict__:
+        return [o.id for o in poll.options]
+    return list((await session.scalars(
+        select(PollOption.id).where(PollOption.poll_id == poll.id).order_by(PollOption.position))).all())
+
+
+async def _claim(session: AsyncSession, poll: Poll, entry: Any, actor: Actor, now: datetime) -> PollVoter | None:
+    """Claim the roll entry matching ``entry`` if nobody voted on it yet: one conditional UPDATE that
+    returns the entry it claimed (None when there is none, or it is claimed already)."""
+    return (await session.scalars(
+        update(PollVoter).where(PollVoter.poll_id == poll.id, entry, PollVoter.voted_at.is_(None))
+        .values(voted_at=now, channel=Channel.online, cast_by_id=actor.user_id).returning(PollVoter),
+        execution_options={"synchronize_session": False, "populate_existing": True})).one_or_none()
 
 
 async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVoter, chosen: list[int], code: str,

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from consultation.accounts.models import User
@@ -45,7 +45,7 @@ ROLL_SEARCH_LIMIT = 50
 async def get_poll(session: AsyncSession, poll_id: int) -> Poll:
     """The poll with its area and options; NotFound if there is none (no permission check)."""
     poll = await session.scalar(select(Poll).where(Poll.id == poll_id)
-                                .options(selectinload(Poll.area), selectinload(Poll.options)))
+                                .options(joinedload(Poll.area, innerjoin=True), selectinload(Poll.options)))
     if poll is None:
         raise NotFound()
     return poll
