@@ -45,6 +45,9 @@ class OutboxMessage(Base):
 
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+# A handler that takes the payloads of several messages of its topic at once (one search index update for
+# a hundred comments instead of a hundred). Its topic's due messages are claimed together, up to the batch.
+BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
 def enqueue(session: AsyncSession, topic: str, payload: dict[str, Any]) -> OutboxMessage:
@@ -74,19 +77,20 @@ class OutboxWorker:
     """Drains the outbox. Handlers receive the payload and open their own sessions if needed."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], handlers: dict[str, Handler], *,
-                 private_topics: frozenset[str] = frozenset()):
+                 private_topics: frozenset[str] = frozenset(),
+                 batch_handlers: dict[str, BatchHandler] | None = None):
         self.sessionmaker = sessionmaker
         self.handlers = handlers
+        self.batch_handlers = batch_handlers or {}
         # Payloads of these topics (one-time codes, addresses) are erased once delivered or given up.
         self.private_topics = private_topics
 
-    async def _claim(self, session: AsyncSession, batch: int) -> list[OutboxMessage]:
-        # Only topics this deployment handles: a message for a consumer that is not installed yet (e.g. the
-        # hand-off of agreed actions before the governance pipeline exists) waits untouched, never given up.
-        query = (
+    def _due(self, topics: list[str], batch: int, after_id: int) -> Any:
+        return (
             select(OutboxMessage)
             .where(
-                OutboxMessage.topic.in_(sorted(self.handlers)),
+                OutboxMessage.id > after_id,
+                OutboxMessage.topic.in_(topics),
                 OutboxMessage.processed_at.is_(None),
                 OutboxMessage.failed_at.is_(None),
                 OutboxMessage.next_attempt_at <= utcnow(),
@@ -94,6 +98,12 @@ class OutboxWorker:
             .order_by(OutboxMessage.id)
             .limit(batch)
         )
+
+    async def _claim(self, session: AsyncSession, batch: int, topics: list[str] | None = None,
+                     after: OutboxMessage | None = None) -> list[OutboxMessage]:
+        # Only topics this deployment handles: a message for a consumer that is not installed yet (e.g. the
+        # hand-off of agreed actions before the governance pipeline exists) waits untouched, never given up.
+        query = self._due(topics or sorted({*self.handlers, *self.batch_handlers}), batch, after.id if after else 0)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return list((await session.scalars(query)).all())
@@ -102,27 +112,58 @@ class OutboxWorker:
         """Process one batch; returns how many rows were handled (successfully or not)."""
         async with self.sessionmaker() as session:
             if session.get_bind().dialect.name == "postgresql":
-                # One row per transaction: it stays locked (SKIP LOCKED) while its handler runs, so parallel
-                # workers never share one, and a crash repeats at most the side effect in flight.
+                # One row per transaction (or, for a batch topic, that topic's due rows up to the batch):
+                # they stay locked (SKIP LOCKED) while the handler runs, so parallel workers never share
+                # one, and a crash repeats at most the side effect in flight.
                 handled = 0
                 while handled < batch:
                     async with session.begin():
                         claimed = await self._claim(session, 1)
                         if not claimed:
                             break
-                        await self._record(session, claimed[0], await self._outcome(claimed[0]))
-                        handled += 1
+                        if claimed[0].topic in self.batch_handlers:
+                            # (after the first: this transaction's own lock does not make SKIP LOCKED skip it)
+                            claimed += await self._claim(session, batch - 1, [claimed[0].topic], after=claimed[0])
+                        for group in self._groups(claimed):
+                            await self._record_all(session, group, await self._outcomes(group))
+                        handled += len(claimed)
                 return handled
             # SQLite has one worker. A read transaction held across the handlers would make the final
             # UPDATE fail whenever anything else (a request, a handler) wrote meanwhile (WAL snapshot),
             # so claim, run and record in separate short transactions.
             async with session.begin():
                 messages = await self._claim(session, batch)
-            for message in messages:
-                outcome = await self._outcome(message)
+            for group in self._groups(messages):
+                outcomes = await self._outcomes(group)
                 async with session.begin():
-                    await self._record(session, message, outcome)
+                    await self._record_all(session, group, outcomes)
             return len(messages)
+
+    def _groups(self, messages: list[OutboxMessage]) -> list[list[OutboxMessage]]:
+        """The messages in the order claimed, those of one batch topic together (run by one call)."""
+        groups: list[list[OutboxMessage]] = []
+        by_topic: dict[str, list[OutboxMessage]] = {}
+        for message in messages:
+            if message.topic in self.batch_handlers:
+                if message.topic not in by_topic:
+                    by_topic[message.topic] = []
+                    groups.append(by_topic[message.topic])
+                by_topic[message.topic].append(message)
+            else:
+                groups.append([message])
+        return groups
+
+    async def _record_all(self, session: AsyncSession, messages: list[OutboxMessage],
+                          outcomes: list[dict[str, Any]]) -> None:
+        """Store the outcomes: a batch that succeeded in one statement, anything else row by row."""
+        if len(messages) > 1 and all("processed_at" in o for o in outcomes) \
+                and messages[0].topic not in self.private_topics:
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([m.id for m in messages]))
+                                  .values(processed_at=outcomes[0]["processed_at"], last_error=None,
+                                          attempts=OutboxMessage.attempts + 1))
+            return
+        for message, outcome in zip(messages, outcomes, strict=True):
+            await self._record(session, message, outcome)
 
     async def _record(self, session: AsyncSession, message: OutboxMessage, values: dict[str, Any]) -> None:
         finished = "processed_at" in values or "failed_at" in values
@@ -130,25 +171,34 @@ class OutboxWorker:
             values = {**values, "payload": {"erased": True}}
         await session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
 
-    async def _outcome(self, message: OutboxMessage) -> dict[str, Any]:
-        """Run the handler; returns the row's new values (done, or failed with the next retry time)."""
-        handler = self.handlers.get(message.topic)
+    async def _outcomes(self, messages: list[OutboxMessage]) -> list[dict[str, Any]]:
+        """Run the handler (a batch topic's once for all its messages); returns each row's new values (done,
+        or failed with the next retry time)."""
+        topic = messages[0].topic
         try:
-            if handler is None:
-                raise LookupError(f"no handler for topic {message.topic!r}")
-            await handler(message.payload)
+            if (batch_handler := self.batch_handlers.get(topic)) is not None:
+                await batch_handler([message.payload for message in messages])
+            elif (handler := self.handlers.get(topic)) is not None:
+                assert len(messages) == 1
+                await handler(messages[0].payload)
+            else:
+                raise LookupError(f"no handler for topic {topic!r}")
         except Exception as exc:  # a failing handler must never stop the worker
-            attempts = message.attempts + 1
-            values: dict[str, Any] = {
-                "attempts": attempts,
-                "last_error": f"{type(exc).__name__}: {exc}"[:2000],
-                "next_attempt_at": utcnow() + backoff(attempts),
-            }
-            if attempts >= MAX_ATTEMPTS:
-                values["failed_at"] = utcnow()
-            log.warning("outbox message %s (%s) failed: %s", message.id, message.topic, exc)
-        else:
-            values = {"processed_at": utcnow(), "attempts": message.attempts + 1, "last_error": None}
+            log.warning("outbox messages %s (%s) failed: %s", [m.id for m in messages], topic, exc)
+            return [self._failed(message, exc) for message in messages]
+        return [{"processed_at": utcnow(), "attempts": message.attempts + 1, "last_error": None}
+                for message in messages]
+
+    @staticmethod
+    def _failed(message: OutboxMessage, exc: Exception) -> dict[str, Any]:
+        attempts = message.attempts + 1
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_error": f"{type(exc).__name__}: {exc}"[:2000],
+            "next_attempt_at": utcnow() + backoff(attempts),
+        }
+        if attempts >= MAX_ATTEMPTS:
+            values["failed_at"] = utcnow()
         return values
 
     async def drain(self, max_rounds: int = 100) -> int:

@@ -41,6 +41,10 @@ def _add_documents(client: meilisearch.Client, *, index: str, documents: list[di
     return client.index(index).add_documents(documents, primary_key="id").task_uid
 
 
+def _delete_matching(client: meilisearch.Client, *, index: str, condition: str) -> int:
+    return int(client.index(index).delete_documents(filter=condition).task_uid)
+
+
 def index_settings(registry: Registry) -> dict[str, Any]:
     return {
         "searchableAttributes": ["title", "keywords", "body"],
@@ -62,27 +66,43 @@ class Indexer:
 
     async def handle(self, payload: dict[str, Any]) -> None:
         """Outbox handler of ``search.index``: payload ``{"type": name, "ids": [object ids]}``."""
-        doc_type = self.registry.get(payload["type"])
-        ids = [int(i) for i in payload["ids"]]
+        await self.handle_many([payload])
+
+    async def handle_many(self, payloads: list[dict[str, Any]]) -> None:
+        """The batch handler of ``search.index``: the documents of many messages built in one transaction and
+        sent to Meilisearch as one addition (a surge of comments makes one indexing task per batch, not one
+        per comment)."""
+        wanted: dict[str, dict[int, None]] = {}  # type -> ids in first-seen order, without repeats
+        for payload in payloads:
+            wanted.setdefault(payload["type"], {}).update(dict.fromkeys(int(i) for i in payload["ids"]))
+        built: list[tuple[str, list[int], list[SearchDoc]]] = []
         async with self.sessionmaker() as session, session.begin():
-            documents = await doc_type.build(session, ids)
-            await fallback.store(session, doc_type.name, ids, documents)
+            for type_name, ids in wanted.items():
+                doc_type = self.registry.get(type_name)
+                documents = await doc_type.build(session, list(ids))
+                await fallback.store(session, doc_type.name, list(ids), documents)
+                built.append((doc_type.name, list(ids), documents))
         if self.gateway is not None:
-            await self.push(doc_type.name, ids, documents)
+            await self.push_many(built)
 
     async def push(self, type_name: str, ids: Sequence[int], documents: list[SearchDoc]) -> None:
         """Put ``documents`` into the live index and remove the ids that built no document."""
+        await self.push_many([(type_name, ids, documents)])
+
+    async def push_many(self, changes: Sequence[tuple[str, Sequence[int], list[SearchDoc]]]) -> None:
+        """``push`` for several types at once: one addition task for every document, one deletion per type."""
         gateway = self._gateway()
         await self.ensure_live()
         index = gateway.live_index
         tasks = []
-        if documents:
-            payload = [document.to_meili() for document in documents]
+        payload = [document.to_meili() for _, _, documents in changes for document in documents]
+        if payload:
             tasks.append(await gateway.call(partial(_add_documents, index=index, documents=payload)))
-        missing = sorted(set(ids) - {document.object_id for document in documents})
-        if missing:
-            condition = f"type = '{type_name}' AND object_id IN [{', '.join(map(str, missing))}]"
-            tasks.append(await gateway.call(lambda c: c.index(index).delete_documents(filter=condition).task_uid))
+        for type_name, ids, documents in changes:
+            missing = sorted(set(ids) - {document.object_id for document in documents})
+            if missing:
+                condition = f"type = '{type_name}' AND object_id IN [{', '.join(map(str, missing))}]"
+                tasks.append(await gateway.call(partial(_delete_matching, index=index, condition=condition)))
         await gateway.wait_all(tasks)
 
     def _gateway(self) -> MeiliGateway:

@@ -42,8 +42,8 @@ def build_services(settings: Settings, sessionmaker: async_sessionmaker[AsyncSes
     gateway = MeiliGateway(settings.meili_url, settings.meili_master_key, timeout=settings.meili_timeout,
                            index_prefix=settings.meili_index_prefix) if settings.meili_url else None
     indexer = Indexer(sessionmaker, registry, gateway)
-    handlers: dict[str, Handler] = {SEARCH_INDEX_TOPIC: indexer.handle}
-    handlers.update(message_handlers(settings, sessionmaker))  # message.send: codes and email
-    worker = OutboxWorker(sessionmaker, handlers, private_topics=frozenset({MESSAGE_TOPIC}))
+    handlers: dict[str, Handler] = message_handlers(settings, sessionmaker)  # message.send: codes and email
+    worker = OutboxWorker(sessionmaker, handlers, private_topics=frozenset({MESSAGE_TOPIC}),
+                          batch_handlers={SEARCH_INDEX_TOPIC: indexer.handle_many})
     return Services(settings=settings, worker=worker,
                     search=SearchService(registry, gateway), indexer=indexer)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from consultation.errors import NotFound
 from consultation.notifications.models import DevMessage, Notification
@@ -23,7 +24,7 @@ async def unread_count(session: AsyncSession, user_id: int) -> int:
     return int(await session.scalar(_unread(user_id)) or 0)
 
 
-def unread_count_of(user_id: ColumnElement[int]) -> ScalarSelect[int]:
+def unread_count_of(user_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[int]:
     """The same count as a column of a bigger statement (``user_id`` is that statement's user id column),
     so a page's header badge rides along with loading who is asking."""
     return _unread(user_id).scalar_subquery()

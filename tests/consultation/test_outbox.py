@@ -84,3 +84,53 @@ async def test_private_payloads_are_erased_once_delivered(db, sessionmaker) -> N
     row = await db.scalar(select(OutboxMessage).execution_options(populate_existing=True))
     assert row is not None and row.processed_at is not None
     assert row.payload == {"erased": True}  # no code or phone number left behind
+
+
+async def test_a_batch_topic_runs_its_due_messages_in_one_call(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    """A surge's search updates go to the index together: one handler call for the topic's due messages,
+    the other topics' messages one by one in order, and every row marked done."""
+    batches: list[list[dict[str, Any]]] = []
+    singles: list[dict[str, Any]] = []
+
+    async def index_many(payloads: list[dict[str, Any]]) -> None:
+        batches.append(payloads)
+
+    async def send(payload: dict[str, Any]) -> None:
+        singles.append(payload)
+
+    for n in range(7):
+        enqueue(db, "search.index", {"n": n})
+        if n % 3 == 0:
+            enqueue(db, "message.send", {"n": n})
+    await db.commit()
+    worker = OutboxWorker(sessionmaker, {"message.send": send}, batch_handlers={"search.index": index_many})
+    assert await worker.drain() == 10
+    assert [p["n"] for batch in batches for p in batch] == list(range(7))
+    assert len(batches) == 1 and singles == [{"n": 0}, {"n": 3}, {"n": 6}]
+    rows = (await db.scalars(select(OutboxMessage).execution_options(populate_existing=True))).all()
+    assert len(rows) == 10 and all(r.processed_at is not None and r.attempts == 1 for r in rows)
+
+
+async def test_a_failed_batch_is_retried_whole(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    calls: list[int] = []
+    down = True
+
+    async def index_many(payloads: list[dict[str, Any]]) -> None:
+        calls.append(len(payloads))
+        if down:
+            raise ConnectionError("Meilisearch down")
+
+    for n in range(3):
+        enqueue(db, "search.index", {"n": n})
+    await db.commit()
+    worker = OutboxWorker(sessionmaker, {}, batch_handlers={"search.index": index_many})
+    assert await worker.drain() == 3
+    rows = (await db.scalars(select(OutboxMessage).execution_options(populate_existing=True))).all()
+    assert all(r.processed_at is None and r.attempts == 1 and "Meilisearch down" in (r.last_error or "")
+               for r in rows)
+    down = False
+    await db.execute(update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    await db.commit()
+    assert await worker.drain() == 3 and calls == [3, 3]
+    rows = (await db.scalars(select(OutboxMessage).execution_options(populate_existing=True))).all()
+    assert all(r.processed_at is not None and r.attempts == 2 and r.last_error is None for r in rows)
