@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import String, bindparam, case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation.accounts.models import RateLimitBucket
-from consultation.db import dialect_insert, utcnow
+from consultation.db import UTCDateTime, utcnow
 
 
 def stored_key(key: str) -> str:
@@ -22,24 +25,34 @@ def stored_key(key: str) -> str:
     return f"{prefix}:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+@cache
+def _hit_statement(dialect_name: str) -> Any:
+    """The counting upsert, built once per backend (building it costs more than running it); parameters
+    ``:key``, ``:now`` and ``:stale_before`` (a window that started then or earlier has passed)."""
+    now = bindparam("now", type_=UTCDateTime())
+    stale = RateLimitBucket.window_start <= bindparam("stale_before", type_=UTCDateTime())
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(RateLimitBucket)
+        .values(key=bindparam("key", type_=String), window_start=now, count=1)
+        .on_conflict_do_update(
+            index_elements=[RateLimitBucket.key],
+            set_={
+                "count": case((stale, 1), else_=RateLimitBucket.count + 1),
+                "window_start": case((stale, now), else_=RateLimitBucket.window_start),
+            },
+        )
+        .returning(RateLimitBucket.count, RateLimitBucket.window_start)
+    )
+
+
 async def hit(session: AsyncSession, key: str, window: timedelta) -> tuple[int, datetime]:
     """Count one event; returns the count in the current window and when that window started (one
     statement: the upsert returns the row it leaves)."""
     now = utcnow()
-    stored = stored_key(key)
-    stale = RateLimitBucket.window_start <= now - window
-    insert = dialect_insert(session, RateLimitBucket).values(key=stored, window_start=now, count=1)
-    count, start = (
-        await session.execute(
-            insert.on_conflict_do_update(
-                index_elements=[RateLimitBucket.key],
-                set_={
-                    "count": case((stale, 1), else_=RateLimitBucket.count + 1),
-                    "window_start": case((stale, now), else_=RateLimitBucket.window_start),
-                },
-            ).returning(RateLimitBucket.count, RateLimitBucket.window_start)
-        )
-    ).one()
+    statement = _hit_statement(session.get_bind().dialect.name)
+    count, start = (await session.execute(
+        statement, {"key": stored_key(key), "now": now, "stale_before": now - window})).one()
     return int(count), start
 
 

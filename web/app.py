@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 import consultation.permissions  # noqa: F401 - registers every named permission
 from web import routes
 from web.composition import Services, build_services
-from web.database import make_engine, make_sessionmaker, make_write_sessionmaker
+from web.database import make_engine, make_read_sessionmaker, make_write_sessionmaker
 from web.errors import EXCEPTION_HANDLERS
 from web.periodic import Periodic
 from web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -42,7 +42,7 @@ def create_app(
         if app.state.sessionmaker is None:
             own_engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
             app.state.engine = own_engine
-            app.state.sessionmaker = make_sessionmaker(own_engine)
+            app.state.sessionmaker = make_read_sessionmaker(own_engine)
             app.state.write_sessionmaker = make_write_sessionmaker(own_engine)
         services = build_services(settings, app.state.write_sessionmaker)
         app.state.services = services

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -76,8 +76,13 @@ def format_datetime(value: datetime | None, format: str = "medium") -> str:
 def format_date(value: datetime | None, format: str = "medium") -> str:
     if value is None:
         return ""
-    local = value.astimezone(TIMEZONE).date()
-    return dates.format_date(local, format=format, locale=_babel_locale(current_locale.get()))
+    return _format_day(value.astimezone(TIMEZONE).date(), format, current_locale.get())
+
+
+@functools.lru_cache(maxsize=8192)
+def _format_day(day: date, format: str, locale: str) -> str:
+    """Per day, not per stored time: a page of a thousand comments spans a few dozen days."""
+    return dates.format_date(day, format=format, locale=_babel_locale(locale))
 
 
 def format_number(value: float | int) -> str:

@@ -203,9 +203,10 @@ async def import_areas(session: AsyncSession, actor: Actor, filename: str | None
         async with session.begin_nested():
             created = await _insert_areas(session, actor, list(planned.values()), existing)
             by_level = {level.value: sum(1 for a in created if a.level is level) for level in AreaLevel}
-            event = await audit.record(session, "areas.imported", "area", None, actor_id=actor.user_id, ip=actor.ip,
-                                       after={"file": filename, "count": len(created), "by_level": by_level,
-                                              "ids": [area.id for area in created]})
+            event = await audit.record_event(session, "areas.imported", "area", None, actor_id=actor.user_id,
+                                             ip=actor.ip, after={"file": filename, "count": len(created),
+                                                                 "by_level": by_level,
+                                                                 "ids": [area.id for area in created]})
     except IntegrityError as exc:  # another admin added the same code or name since the check
         raise _changed_meanwhile() from exc
     return ImportResult(event.id, len(created))
@@ -367,7 +368,7 @@ async def import_households(session: AsyncSession, actor: Actor, community: Area
                                        after={"community_id": community.id, "address": household.address})
                             for household in households)
             ids = [household.id for household in households]
-            event = await audit.record(session, "households.imported", "area", community.id,
+            event = await audit.record_event(session, "households.imported", "area", community.id,
                                        actor_id=actor.user_id, ip=actor.ip,
                                        after={"file": filename, "count": len(ids), "ids": ids})
     except IntegrityError as exc:  # somebody added one of these addresses since the check
@@ -416,7 +417,7 @@ async def import_verifications(session: AsyncSession, actor: Actor, community: A
     async with session.begin_nested():
         for user, household in planned:
             await verify_resident(session, actor, user, household, VerificationMethod.csv_import, note)
-        event = await audit.record(session, "verifications.imported", "area", community.id,
+        event = await audit.record_event(session, "verifications.imported", "area", community.id,
                                    actor_id=actor.user_id, ip=actor.ip,
                                    after={"file": filename, "count": len(planned),
                                           "user_ids": [user.id for user, _ in planned]})

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -269,10 +270,13 @@ async def published_minutes_for(session: AsyncSession, topic: Topic) -> list[Mee
 
 async def recent_in(session: AsyncSession, area: Area, limit: int = 5) -> list[Resolution]:
     """The latest resolutions on topics in ``area`` and below, newest first, with their topics."""
-    return list((await session.scalars(
-        select(Resolution).join(Topic, Topic.id == Resolution.topic_id).join(Area, Area.id == Topic.area_id)
-        .where(Area.path.startswith(area.path))
-        .options(selectinload(Resolution.topic).selectinload(Topic.area),
-                 selectinload(Resolution.actions))
-        .order_by(Resolution.recorded_at.desc(), Resolution.id.desc()).limit(limit)
-    )).all())
+    return list((await session.scalars(_recent_statement(), {"path": area.path, "limit": limit})).all())
+
+
+@cache
+def _recent_statement() -> Select[Resolution]:
+    """``recent_in``'s statement, built once; parameters ``:path`` and ``:limit``."""
+    return (select(Resolution).join(Topic, Topic.id == Resolution.topic_id).join(Area, Area.id == Topic.area_id)
+            .where(Area.path.startswith(bindparam("path", type_=String)))
+            .options(selectinload(Resolution.topic).selectinload(Topic.area), selectinload(Resolution.actions))
+            .order_by(Resolution.recorded_at.desc(), Resolution.id.desc()).limit(bindparam("limit", type_=Integer)))

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Integer, Select, String, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
 from consultation.accounts.models import Role, User
 from consultation.areas.models import Area, AreaLevel
-from consultation.db import utcnow
+from consultation.db import UTCDateTime, utcnow
 from consultation.deliberation.models import Topic, TopicState
 from consultation.errors import NotFound
 from consultation.meetings.models import (
@@ -135,9 +136,24 @@ def _upcoming_in(area: Area) -> Select[Meeting]:
     return query.where(Area.path.startswith(area.path))
 
 
+@cache
+def _upcoming_statement(compound: bool) -> Select[Meeting]:
+    """``upcoming_for_area``'s statement, built once per kind of area (building it costs more than
+    running it); parameters ``:now``, ``:limit`` and ``:community_id`` (compound) or ``:path``."""
+    query = (select(Meeting).join(Area, Area.id == Meeting.community_id)
+             .where(Meeting.state == MeetingState.scheduled,
+                    Meeting.ends_at > bindparam("now", type_=UTCDateTime())))
+    query = (query.where(Meeting.community_id == bindparam("community_id", type_=Integer)) if compound
+             else query.where(Area.path.startswith(bindparam("path", type_=String))))
+    return _full(query).order_by(Meeting.starts_at).limit(bindparam("limit", type_=Integer))
+
+
 async def upcoming_for_area(session: AsyncSession, area: Area, limit: int = LIST_LIMIT) -> list[Meeting]:
     """Scheduled sessions that have not ended, in the area's community (see ``_upcoming_in``)."""
-    return list((await session.scalars(_full(_upcoming_in(area)).order_by(Meeting.starts_at).limit(limit))).all())
+    compound = area.level is AreaLevel.compound
+    params = {"now": utcnow(), "limit": limit,
+              **({"community_id": area.parent_id} if compound else {"path": area.path})}
+    return list((await session.scalars(_upcoming_statement(compound), params)).all())
 
 
 async def upcoming_page_for_area(session: AsyncSession, area: Area, *, offset: int = 0,

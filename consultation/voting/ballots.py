@@ -19,15 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from consultation import audit
 from consultation.accounts.models import User
-from consultation.db import utcnow
+from consultation.db import UTCDateTime, utcnow
 from consultation.errors import N_, Conflict, Forbidden, Message, ValidationFailed, msg
 from consultation.policy import Actor
 from consultation.voting import chain, policy, seal, tally
@@ -93,13 +94,22 @@ def stored_key(receipt_key: bytes, poll: Poll, code: str) -> str:
 def new_ballot(receipt_key: bytes, poll: Poll, voter: PollVoter, code: str, choices: Sequence[int],
                channel: Channel) -> Ballot:
     """The ballot row of ``voter``: signed and in clear for open polls, sealed for secret ones."""
+    return Ballot(**ballot_values(receipt_key, poll, voter, code, choices, channel))
+
+
+def ballot_values(receipt_key: bytes, poll: Poll, voter: PollVoter, code: str, choices: Sequence[int],
+                  channel: Channel) -> dict[str, Any]:
+    """``new_ballot``'s column values (the id is drawn at insert)."""
     if not poll.secret:
-        return Ballot(poll_id=poll.id, choices=list(choices), weight=voter.weight, receipt_hash=receipt_hash(code),
-                      channel=channel, voter_id=voter.id)
-    return Ballot(poll_id=poll.id, choices=None, weight=voter.weight,
-                  receipt_hash=seal.lookup(receipt_key, poll.id, code),
-                  sealed=seal.seal(receipt_key, poll.id, choices, receipt_hash(code), tally_weight(voter.weight)),
-                  channel=None, voter_id=None)
+        return {"poll_id": poll.id, "choices": list(choices), "weight": voter.weight,
+                "receipt_hash": receipt_hash(code), "channel": channel, "voter_id": voter.id, "sealed": None}
+    return {"poll_id": poll.id, "choices": None, "weight": voter.weight,
+            "receipt_hash": seal.lookup(receipt_key, poll.id, code),
+            "sealed": seal.seal(receipt_key, poll.id, choices, receipt_hash(code), tally_weight(voter.weight)),
+            "channel": None, "voter_id": None}
+
+
+_INSERT_BALLOT = insert(cast(Table, Ballot.__table__))  # a Core INSERT: the hottest write skips the unit of work
 
 
 def tally_weight(value: Decimal) -> str:
@@ -156,17 +166,16 @@ async def cast_ballot(session: AsyncSession, actor: Actor, poll: Poll, choices: 
         raise ValidationFailed({"choices": problem})
     # The common case in one statement: a person's own roll entry, claimed by its user id. A household
     # poll's entry is the household's, found through the person first.
-    voter = None if poll.by_household else await _claim(session, poll, PollVoter.user_id == actor.user_id, actor, now)
+    voter = None if poll.by_household else await _claim(session, poll, "user_id", actor.user_id, actor, now)
     if voter is None:
         voter = await roll_entry(session, actor, poll)
         if voter is None:
             raise Forbidden(await not_on_roll_reason(session, actor, poll))
-        if not poll.by_household or await _claim(session, poll, PollVoter.id == voter.id, actor, now) is None:
+        if not poll.by_household or await _claim(session, poll, "id", voter.id, actor, now) is None:
             return await _change(session, actor, poll, voter, chosen, receipt_code(receipt_key, poll.id, voter.id),
                                  receipt_key)
     code = receipt_code(receipt_key, poll.id, voter.id)
-    session.add(new_ballot(receipt_key, poll, voter, code, chosen, Channel.online))
-    await session.flush()
+    await session.execute(_INSERT_BALLOT, ballot_values(receipt_key, poll, voter, code, chosen, Channel.online))
     await audit.record(session, "poll.voted", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip,
                        after={"channel": Channel.online.value})
     return CastResult(code, changed=False)
@@ -180,12 +189,25 @@ async def _option_ids(session: AsyncSession, poll: Poll) -> list[int]:
         select(PollOption.id).where(PollOption.poll_id == poll.id).order_by(PollOption.position))).all())
 
 
-async def _claim(session: AsyncSession, poll: Poll, entry: Any, actor: Actor, now: datetime) -> PollVoter | None:
-    """Claim the roll entry matching ``entry`` if nobody voted on it yet: one conditional UPDATE that
+@cache
+def _claim_statement(by: str) -> Any:
+    """Claim the roll entry of ``:of_poll`` whose ``by`` column (``user_id`` or ``id``) is ``:entry`` if
+    nobody voted on it yet, returning it; built once per column."""
+    column = PollVoter.user_id if by == "user_id" else PollVoter.id
+    return (update(PollVoter)
+            .where(PollVoter.poll_id == bindparam("of_poll", type_=Integer),
+                   column == bindparam("entry", type_=Integer), PollVoter.voted_at.is_(None))
+            .values(voted_at=bindparam("now", type_=UTCDateTime()), channel=Channel.online,
+                    cast_by_id=bindparam("cast_by", type_=Integer))
+            .returning(PollVoter))
+
+
+async def _claim(session: AsyncSession, poll: Poll, by: str, entry: int | None, actor: Actor,
+                 now: datetime) -> PollVoter | None:
+    """Claim a roll entry (by the voter's user id, or by the entry's id): one conditional UPDATE that
     returns the entry it claimed (None when there is none, or it is claimed already)."""
     return (await session.scalars(
-        update(PollVoter).where(PollVoter.poll_id == poll.id, entry, PollVoter.voted_at.is_(None))
-        .values(voted_at=now, channel=Channel.online, cast_by_id=actor.user_id).returning(PollVoter),
+        _claim_statement(by), {"of_poll": poll.id, "entry": entry, "now": now, "cast_by": actor.user_id},
         execution_options={"synchronize_session": False, "populate_existing": True})).one_or_none()
 
 
@@ -213,11 +235,15 @@ async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVo
     return CastResult(code, changed=True)
 
 
+@cache
+def _lock_statement() -> Any:
+    return (select(Poll.state, Poll.opens_at, Poll.closes_at).where(Poll.id == bindparam("poll_id", type_=Integer))
+            .with_for_update(read=True))
+
+
 async def _lock_poll(session: AsyncSession, poll: Poll) -> None:
     """Re-read the poll's state and times ``FOR SHARE`` (PostgreSQL): closing waits for this ballot."""
-    row = (await session.execute(
-        select(Poll.state, Poll.opens_at, Poll.closes_at).where(Poll.id == poll.id).with_for_update(read=True)
-    )).one()
+    row = (await session.execute(_lock_statement(), {"poll_id": poll.id})).one()
     for key, value in row._mapping.items():
         set_committed_value(poll, key, value)
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from functools import cache
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Integer, Select, String, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -42,10 +43,16 @@ ROLL_SEARCH_LIMIT = 50
 
 # --- access ----------------------------------------------------------------------------------------
 
+@cache
+def _poll_statement() -> Select[Poll]:
+    """``get_poll``'s statement, built once (building it costs more than running it)."""
+    return (select(Poll).where(Poll.id == bindparam("poll_id", type_=Integer))
+            .options(joinedload(Poll.area, innerjoin=True), selectinload(Poll.options)))
+
+
 async def get_poll(session: AsyncSession, poll_id: int) -> Poll:
     """The poll with its area and options; NotFound if there is none (no permission check)."""
-    poll = await session.scalar(select(Poll).where(Poll.id == poll_id)
-                                .options(joinedload(Poll.area, innerjoin=True), selectinload(Poll.options)))
+    poll = await session.scalar(_poll_statement(), {"poll_id": poll_id})
     if poll is None:
         raise NotFound()
     return poll
@@ -80,14 +87,22 @@ async def polls_in_area(session: AsyncSession, area: Area, actor: Actor | None =
                         states: frozenset[PollState] | None = None, limit: int = LIST_LIMIT) -> list[Poll]:
     """Polls of ``area`` and the areas below it: open first, then drafts (only for people who manage
     ``area``), closed, cancelled; newest closing time first within each."""
-    query = (select(Poll).join(Area, Area.id == Poll.area_id).where(Area.path.startswith(area.path))
-             .options(selectinload(Poll.area)))
-    if actor is None or not can(actor, "voting.manage", area):
+    drafts = actor is not None and can(actor, "voting.manage", area)
+    found = await session.scalars(_polls_in_area_statement(drafts, states), {"path": area.path, "limit": limit})
+    return list(found.all())
+
+
+@cache
+def _polls_in_area_statement(drafts: bool, states: frozenset[PollState] | None) -> Select[Poll]:
+    """``polls_in_area``'s statement, built once per variant; parameters ``:path`` and ``:limit``."""
+    query = (select(Poll).join(Area, Area.id == Poll.area_id)
+             .where(Area.path.startswith(bindparam("path", type_=String))).options(selectinload(Poll.area)))
+    if not drafts:
         query = query.where(Poll.state != PollState.draft)
     if states is not None:
-        query = query.where(Poll.state.in_(states))
-    query = query.order_by(_state_order(), Poll.closes_at.desc(), Poll.id.desc()).limit(limit)
-    return list((await session.scalars(query)).all())
+        query = query.where(Poll.state.in_(sorted(states, key=lambda s: s.value)))
+    return (query.order_by(_state_order(), Poll.closes_at.desc(), Poll.id.desc())
+            .limit(bindparam("limit", type_=Integer)))
 
 
 async def polls_for_topic(session: AsyncSession, topic_id: int, actor: Actor | None = None) -> list[Poll]:
