@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import secrets
 import shutil
@@ -49,6 +50,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "otherwise")
     parser.add_argument("--force-pg-restart", action="store_true",
                         help="let drill_pg_restart restart the cluster even while other databases on it are in use")
+    parser.add_argument("--surge-for-duration", action="store_true",
+                        help="bound the comment surge by --duration at city scale too (it sends all of the "
+                             "scale's surge_comments otherwise, which takes many minutes)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     return parser.parse_args(argv)
 
@@ -112,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, url: Any, chosen: list[str]) -> int:
     scale = SCALES[args.scale]
+    if args.surge_for_duration:
+        scale = dataclasses.replace(scale, surge_by_count=False)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     work_dir = args.out / stamp
     work_dir.mkdir(parents=True, exist_ok=True)
