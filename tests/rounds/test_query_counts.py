@@ -6,7 +6,7 @@ supports, answers, themes), and must not grow and must stay within the page's bu
 The pages keep their public part a few seconds (``web.routes.rounds.round_cache``): budgets are for a
 cold page (the caches emptied first), and a warm visit of an anonymous reader runs no statement at all.
 A budget is what the page needs today plus a small margin; the signed-in ones include the statements of
-loading who is asking (session with its user, grants, unread notifications).
+loading who is asking (one statement: session with its user, grants, unread notifications).
 """
 
 from __future__ import annotations
@@ -38,17 +38,17 @@ BUDGET = {
     #                   draft's counts; its page of comments
     "article_page": 4,  # (4) round; the article with its headings, paragraphs, items and neighbours; its
     #                     two counts; its page of comments
-    "article_page_signed_in": 10,  # (8) + who is asking (3), and which of the comments they support
+    "article_page_signed_in": 8,  # (6) + who is asking (1), and which of the comments they support
     "report": 6,  # (6) round; counts per article and outcome; outline; next version; commenters; themes
-    "queue": 14,  # (12) as the drafter: who is asking (3), round, filter count, totals, rows, themes,
+    "queue": 12,  # (10) as the drafter: who is asking (1), round, filter count, totals, rows, themes,
     #               articles, rows' provisions, authors, themes of the rows
     "api_round": 3,  # (3) round, per-article counts, article labels
     "api_comments": 6,  # (6) round, the article, its counts, the page, its provisions and themes
-    "post_comment": 15,  # (13 on PostgreSQL, 12 on SQLite: no NOTIFY) a copy joining a group through the
-    #                      JSON API: who is asking (2), round, rate limit (2), the provision with its
+    "post_comment": 13,  # (11 on PostgreSQL, 10 on SQLite: no NOTIFY) a copy joining a group through the
+    #                      JSON API: who is asking (1), round, rate limit (1), the provision with its
     #                      article and chapter, sensitive words, the group's lead, the comment, the audit
     #                      event, the search outbox, the group's size, NOTIFY
-    "post_comment_new": 14,  # (12 on PostgreSQL) a comment leading a new group: no group to count it in
+    "post_comment_new": 12,  # (10 on PostgreSQL) a comment leading a new group: no group to count it in
 }
 _NOT_COUNTED = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 

@@ -35,23 +35,23 @@ from tests.factories import PASSWORD, identifier, make_user
 from web.page_cache import cache_of
 
 # Statements per page: measured when this test was written (in brackets) plus a margin of two. The
-# signed-in pages include the three statements of loading who is asking (session with its user, grants
-# with the home area's path, unread notifications).
+# signed-in pages include the one statement of loading who is asking (session with its user, grants with
+# the home area's path, and the unread notifications, all in one).
 BUDGET = {
     "home": 3,  # (1) districts
-    "home_signed_in": 7,  # (5) + the person's home area
+    "home_signed_in": 5,  # (3) + the person's home area
     "area_home": 8,  # (6) cold: area with its trail, sub-areas with their counts and the household total,
     #                     topics, sessions, resolutions, polls; 0 when warm
     "compound_page": 8,  # (6) the topic list of one compound, cold; 0 when warm
     "topic_page": 10,  # (8) anonymous: topic with its threshold, photos, resolution, sessions, polls, comment
     #                     counts, the comment page (replies, authors, reactions), timeline
-    "topic_page_signed_in": 13,  # (11) + who is asking; co-sign, follow and own reactions ride along
-    "topic_page_staff": 13,  # (11)
+    "topic_page_signed_in": 11,  # (9) + who is asking; co-sign, follow and own reactions ride along
+    "topic_page_staff": 11,  # (9)
     "topic_list_api": 4,  # (2) /api/v1/topics?area=: the area, the page with its total
     "search_page": 13,  # (11) database fallback search: hits, total and one count per facet
-    "my_topics": 8,  # (6)
-    "worker_console": 11,  # (9)
-    "triage_queue": 10,  # (8) as an administrator, who covers every community
+    "my_topics": 6,  # (4)
+    "worker_console": 9,  # (7)
+    "triage_queue": 8,  # (6) as an administrator, who covers every community
     "draft_page": 7,  # (5) anonymous, with the comment rounds' part
 }
 _NOT_COUNTED = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
