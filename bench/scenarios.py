@@ -189,6 +189,38 @@ register(Scenario("index_lag", "probe", "search index lag after a write: 50 topi
                   "polled in Meilisearch until searchable", index_lag))
 
 
+# --- search latency --------------------------------------------------------------------------------
+
+def search_latency(ctx: RunContext, requests: int = 300) -> ScenarioResult:
+    """The search page's own latency: one visitor searching the rotating terms one request after another,
+    so the figure is the page's time (Meilisearch query, facets, rendering) and not the queue in front of
+    it that ``search_page`` measures at its concurrency."""
+    visitor = Visitor(ctx.base_url)
+    took: list[float] = []
+    statuses: dict[str, int] = {}
+    paths = _search_pages(ctx)
+    try:
+        for path in paths:  # warm: each term once
+            visitor.get(path)
+        for n in range(requests):
+            started = time.perf_counter()
+            status = visitor.get(paths[n % len(paths)]).status_code
+            took.append((time.perf_counter() - started) * 1000)
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+    finally:
+        visitor.close()
+    figures = {"requests": requests, "statuses": statuses,
+               "p50_ms": _round(_percentile(took, 50)), "p90_ms": _round(_percentile(took, 90)),
+               "p99_ms": _round(_percentile(took, 99)), "max_ms": _round(max(took))}
+    return ScenarioResult("search_latency", "probe", {"requests": requests, "concurrency": 1,
+                                                      "distinct_terms": len(paths), "example_url": paths[0]},
+                          figures=figures, notes=["one visitor, requests one after another (HTTP keep-alive)"])
+
+
+register(Scenario("search_latency", "probe", "search page latency: one visitor, 300 searches one after "
+                  "another over the rotating terms (p50/p99 of the page itself, no queue)", search_latency))
+
+
 # --- waiting for their capability ---------------------------------------------------------------
 # (the vote storm and its kill drill are in bench/votes.py; the comment surge and the round pages in
 # bench/rounds.py)
