@@ -28,7 +28,6 @@ from sqlalchemy.sql import Executable
 from consultation.areas.models import AreaLevel
 from consultation.comments import queries as comment_queries
 from consultation.deliberation import queries as topic_queries
-from consultation.notifications import queries as notification_queries
 from consultation.rounds import queries as round_queries
 from consultation.rounds import services as round_services
 from consultation.rounds.models import SHOWN_LEAD, DraftComment
@@ -93,11 +92,6 @@ async def area_topics(conn: asyncpg.Connection) -> Executable:
     return topic_queries._area_topics_statement(AreaLevel.community).params(area_id=community)  # type: ignore[attr-defined]
 
 
-async def unread_badge(conn: asyncpg.Connection) -> Executable:
-    user_id = await conn.fetchval("SELECT user_id FROM notification GROUP BY user_id ORDER BY count(*) DESC LIMIT 1")
-    return notification_queries._unread(user_id or 1)
-
-
 CASES = [
     Case("article_leads", "draft article page: the shown group leads of one article, biggest first "
          "(rounds.queries.public_comments)", "ix_draft_comment_shown_leads", article_leads),
@@ -111,8 +105,6 @@ CASES = [
          "(comments.queries._page_statement)", "ix_comment_topic_thread,ix_comment_root_id", topic_thread),
     Case("area_topics", "area page: the community's topics ranked within their group "
          "(deliberation.queries.area_topics)", "ix_topic_community_state", area_topics),
-    Case("unread_badge", "every signed-in page: the unread notifications badge (notifications.queries)",
-         "ix_notification_inbox", unread_badge),
 ]
 
 
