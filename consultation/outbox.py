@@ -123,7 +123,8 @@ class OutboxWorker:
                             break
                         if claimed[0].topic in self.batch_handlers:
                             # (after the first: this transaction's own lock does not make SKIP LOCKED skip it)
-                            claimed += await self._claim(session, batch - 1, [claimed[0].topic], after=claimed[0])
+                            claimed += await self._claim(session, batch - handled - 1, [claimed[0].topic],
+                                                         after=claimed[0])
                         for group in self._groups(claimed):
                             await self._record_all(session, group, await self._outcomes(group))
                         handled += len(claimed)
@@ -175,8 +176,9 @@ class OutboxWorker:
         """Run the handler (a batch topic's once for all its messages); returns each row's new values (done,
         or failed with the next retry time)."""
         topic = messages[0].topic
+        batch_handler = self.batch_handlers.get(topic)
         try:
-            if (batch_handler := self.batch_handlers.get(topic)) is not None:
+            if batch_handler is not None:
                 await batch_handler([message.payload for message in messages])
             elif (handler := self.handlers.get(topic)) is not None:
                 assert len(messages) == 1
@@ -185,9 +187,36 @@ class OutboxWorker:
                 raise LookupError(f"no handler for topic {topic!r}")
         except Exception as exc:  # a failing handler must never stop the worker
             log.warning("outbox messages %s (%s) failed: %s", [m.id for m in messages], topic, exc)
+            if len(messages) > 1 and batch_handler is not None:
+                return await self._one_by_one(messages, batch_handler)
             return [self._failed(message, exc) for message in messages]
-        return [{"processed_at": utcnow(), "attempts": message.attempts + 1, "last_error": None}
-                for message in messages]
+        return [self._done(message) for message in messages]
+
+    async def _one_by_one(self, messages: list[OutboxMessage], handler: BatchHandler) -> list[dict[str, Any]]:
+        """A batch failed: run its messages one at a time, so that one bad message does not hold back the
+        others at every retry. Two failures in a row mean a shared cause (a service down): the rest then
+        wait for the retry too, without a call each."""
+        outcomes: list[dict[str, Any]] = []
+        failures_in_a_row = 0
+        last: Exception | None = None
+        for message in messages:
+            if failures_in_a_row >= 2 and last is not None:
+                outcomes.append(self._failed(message, last))
+                continue
+            try:
+                await handler([message.payload])
+            except Exception as exc:
+                last = exc
+                failures_in_a_row += 1
+                outcomes.append(self._failed(message, exc))
+            else:
+                failures_in_a_row = 0
+                outcomes.append(self._done(message))
+        return outcomes
+
+    @staticmethod
+    def _done(message: OutboxMessage) -> dict[str, Any]:
+        return {"processed_at": utcnow(), "attempts": message.attempts + 1, "last_error": None}
 
     @staticmethod
     def _failed(message: OutboxMessage, exc: Exception) -> dict[str, Any]:

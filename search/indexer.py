@@ -15,6 +15,7 @@ with backoff and nothing is lost; running it twice does no harm.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -35,6 +36,8 @@ from search.documents import Registry, SearchDoc
 from search.text import SYNONYMS
 
 CHUNK = 500
+
+log = logging.getLogger(__name__)
 
 
 def _add_documents(client: meilisearch.Client, *, index: str, documents: list[dict[str, Any]]) -> int:
@@ -74,6 +77,9 @@ class Indexer:
         per comment)."""
         wanted: dict[str, dict[int, None]] = {}  # type -> ids in first-seen order, without repeats
         for payload in payloads:
+            if payload["type"] not in self.registry:  # a type this version no longer has: nothing to build
+                log.warning("search.index message for unknown document type %r skipped", payload["type"])
+                continue
             wanted.setdefault(payload["type"], {}).update(dict.fromkeys(int(i) for i in payload["ids"]))
         built: list[tuple[str, list[int], list[SearchDoc]]] = []
         async with self.sessionmaker() as session, session.begin():

@@ -111,7 +111,9 @@ async def test_a_batch_topic_runs_its_due_messages_in_one_call(db, sessionmaker)
     assert len(rows) == 10 and all(r.processed_at is not None and r.attempts == 1 for r in rows)
 
 
-async def test_a_failed_batch_is_retried_whole(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+async def test_a_batch_failing_for_a_shared_cause_is_retried_whole(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    """Meilisearch down: the batch fails, the first two messages alone fail too, and the rest wait for the
+    retry without a call each; once it is back, the next round indexes them together."""
     calls: list[int] = []
     down = True
 
@@ -120,17 +122,37 @@ async def test_a_failed_batch_is_retried_whole(db, sessionmaker) -> None:  # typ
         if down:
             raise ConnectionError("Meilisearch down")
 
-    for n in range(3):
+    for n in range(5):
         enqueue(db, "search.index", {"n": n})
     await db.commit()
     worker = OutboxWorker(sessionmaker, {}, batch_handlers={"search.index": index_many})
-    assert await worker.drain() == 3
+    assert await worker.drain() == 5
+    assert calls == [5, 1, 1]
     rows = (await db.scalars(select(OutboxMessage).execution_options(populate_existing=True))).all()
     assert all(r.processed_at is None and r.attempts == 1 and "Meilisearch down" in (r.last_error or "")
                for r in rows)
     down = False
     await db.execute(update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
     await db.commit()
-    assert await worker.drain() == 3 and calls == [3, 3]
+    assert await worker.drain() == 5 and calls == [5, 1, 1, 5]
     rows = (await db.scalars(select(OutboxMessage).execution_options(populate_existing=True))).all()
     assert all(r.processed_at is not None and r.attempts == 2 and r.last_error is None for r in rows)
+
+
+async def test_one_bad_message_does_not_hold_back_its_batch(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    done: list[int] = []
+
+    async def index_many(payloads: list[dict[str, Any]]) -> None:
+        if any(p["n"] == 2 for p in payloads):
+            raise ValueError("cannot build document 2")
+        done.extend(p["n"] for p in payloads)
+
+    for n in range(5):
+        enqueue(db, "search.index", {"n": n})
+    await db.commit()
+    assert await OutboxWorker(sessionmaker, {}, batch_handlers={"search.index": index_many}).drain() == 5
+    assert done == [0, 1, 3, 4]
+    rows = {r.payload["n"]: r for r in (await db.scalars(
+        select(OutboxMessage).execution_options(populate_existing=True))).all()}
+    assert rows[2].processed_at is None and "cannot build document 2" in (rows[2].last_error or "")
+    assert all(rows[n].processed_at is not None for n in (0, 1, 3, 4))
