@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.applications import Starlette
 
@@ -31,6 +29,7 @@ from consultation.rounds.similarity import Fingerprint
 from tests.conftest import WebClient
 from tests.factories import PASSWORD, identifier
 from tests.rounds.test_staff import CAMPAIGN, NEAR, World, commenter, post, world
+from tests.web.test_query_counts import statements
 from web.routes.rounds import round_cached
 
 BUDGET = {
@@ -50,25 +49,6 @@ BUDGET = {
     #                      event, the search outbox, the group's size, NOTIFY
     "post_comment_new": 12,  # (10 on PostgreSQL) a comment leading a new group: no group to count it in
 }
-_NOT_COUNTED = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
-
-
-@contextmanager
-def statements(connection: AsyncConnection) -> Iterator[list[str]]:
-    """Every SQL statement the app sends on the test's connection (savepoints of the harness excluded)."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if not statement.lstrip().upper().startswith(_NOT_COUNTED):
-            seen.append(statement)
-
-    event.listen(connection.sync_connection, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(connection.sync_connection, "before_cursor_execute", record)
-
-
 def clear_caches(app: Starlette) -> None:
     for cache in getattr(app.state, "round_caches", {}).values():
         cache.clear()
