@@ -104,12 +104,19 @@ class PageCache:
         self._entries.clear()
 
 
-def cache_of(app: Starlette, name: str) -> PageCache:
-    """The application's cache ``name`` (a key of ``MAX_ENTRIES``)."""
+def cache_of(app: Starlette, name: str, *, max_entries: int | None = None) -> PageCache:
+    """The application's cache ``name``, made on first use with ``max_entries`` (default: its entry in
+    ``MAX_ENTRIES``). Other modules keep their own sizes (``web.routes.rounds.CACHE_SIZES``)."""
     caches: dict[str, PageCache] | None = getattr(app.state, "page_caches", None)
     if caches is None:
         caches = app.state.page_caches = {}
     cache = caches.get(name)
     if cache is None:
-        cache = caches[name] = PageCache(max_entries=MAX_ENTRIES[name])
+        cache = caches[name] = PageCache(max_entries=max_entries if max_entries is not None else MAX_ENTRIES[name])
     return cache
+
+
+def clear_all(app: Starlette) -> None:
+    """Empty every cache of the application (tests that count a cold page's statements)."""
+    for cache in getattr(app.state, "page_caches", {}).values():
+        cache.clear()

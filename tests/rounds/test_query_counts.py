@@ -30,6 +30,7 @@ from tests.conftest import WebClient
 from tests.factories import PASSWORD, identifier
 from tests.rounds.test_staff import CAMPAIGN, NEAR, World, commenter, post, world
 from tests.web.test_query_counts import statements
+from web.page_cache import clear_all
 from web.routes.rounds import round_cached
 
 BUDGET = {
@@ -50,8 +51,7 @@ BUDGET = {
     "post_comment_new": 12,  # (10 on PostgreSQL) a comment leading a new group: no group to count it in
 }
 def clear_caches(app: Starlette) -> None:
-    for cache in getattr(app.state, "round_caches", {}).values():
-        cache.clear()
+    clear_all(app)
 
 
 async def count(app: Starlette, connection: AsyncConnection, client: WebClient, path: str, *,

@@ -51,7 +51,7 @@ from web.context import Ctx
 from web.forms import form_fields, id_list, int_or_none, redirect
 from web.i18n import gettext as _
 from web.i18n import translate
-from web.page_cache import PageCache
+from web.page_cache import PageCache, cache_of
 from web.ratelimit import limit
 from web.routing import RouteTable
 from web.templating import field_errors, render
@@ -75,13 +75,7 @@ def round_cache(app: Any, name: str) -> PageCache:
     """The application's short-lived cache ``name`` (a key of ``CACHE_SIZES``) of the round pages' public
     parts: ``web.page_cache`` semantics (any write of this process empties it; other processes' writes
     show within its TTL)."""
-    caches: dict[str, PageCache] | None = getattr(app.state, "round_caches", None)
-    if caches is None:
-        caches = app.state.round_caches = {}
-    cache = caches.get(name)
-    if cache is None:
-        cache = caches[name] = PageCache(max_entries=CACHE_SIZES[name])
-    return cache
+    return cache_of(app, name, max_entries=CACHE_SIZES[name])
 
 
 async def round_cached(app: Any, name: str, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
