@@ -31,8 +31,8 @@ from starlette.applications import Starlette
 
 T = TypeVar("T")
 DEFAULT_TTL = 10.0  # seconds
-# Entries kept per cache at most (an area page's data is about 50 KiB; a topic page is kept as the HTML
-# anonymous visitors get, about 100 KiB with 50 comments and their replies); past that the oldest go first.
+# Entries kept per cache at most; both keep the HTML anonymous visitors get (an area page is about 15 KiB,
+# a topic page about 100 KiB with 50 comments and their replies); past that the oldest go first.
 MAX_ENTRIES = {"area_page": 1000, "topic_page": 100}
 
 _READS = re.compile(r"\s*(SELECT|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT|SHOW|SET|PRAGMA|EXPLAIN)\b", re.IGNORECASE)

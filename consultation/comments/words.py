@@ -30,9 +30,12 @@ def fold(text: str) -> str:
     return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
+_WORDS = select(SensitiveWord.word)  # built once: every comment of a surge runs it
+
+
 async def matches(session: AsyncSession, text: str) -> list[str]:
     """The listed words that ``text`` contains (an empty list: nothing to hold)."""
-    words = (await session.scalars(select(SensitiveWord.word))).all()
+    words = (await session.scalars(_WORDS)).all()
     folded = fold(text)
     return [word for word in words if (key := fold(word)) and key in folded]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
@@ -91,10 +91,13 @@ async def open_rounds(session: AsyncSession, now: datetime, limit: int = 20) -> 
         .options(selectinload(CommentRound.draft), selectinload(CommentRound.version))))
 
 
+_ROUND_AREAS = (select(Area.path, Area.name).join(RoundArea, RoundArea.area_id == Area.id)
+                .where(RoundArea.round_id == bindparam("round_id", type_=Integer)).order_by(Area.path))
+
+
 async def round_areas(session: AsyncSession, round_: CommentRound) -> list[tuple[str, str]]:
     """(path, name) of the areas whose verified residents may comment (a ``residents`` round)."""
-    rows = await session.execute(select(Area.path, Area.name).join(RoundArea, RoundArea.area_id == Area.id)
-                                 .where(RoundArea.round_id == round_.id).order_by(Area.path))
+    rows = await session.execute(_ROUND_AREAS, {"round_id": round_.id})
     return [(path, name) for path, name in rows.all()]
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import case, delete, insert, literal, or_, select, update
+from sqlalchemy import Integer, String, bindparam, case, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,7 +48,7 @@ from consultation.rounds.models import (
     RoundTheme,
 )
 from consultation.rounds.queries import round_areas
-from consultation.rounds.similarity import Fingerprint
+from consultation.rounds.similarity import BANDS, Fingerprint
 from consultation.validation import check_length, strip_control
 
 SEARCH_TYPE = "draft_comment"
@@ -329,14 +330,12 @@ async def _lead_for(session: AsyncSession, round_id: int, article_id: int | None
     """The lead (the columns a new member takes from it) of the group an identical or near-identical
     comment on the same article belongs to: the first identical one, else the nearest of the first
     ``NEAR_CANDIDATES`` leads sharing an LSH band. One statement over the partial hash and band indexes."""
-    same_article = DraftComment.article_id.is_(None) if article_id is None else DraftComment.article_id == article_id
-    identical = DraftComment.norm_hash == fingerprint.hash
-    alike = [identical]
+    parameters: dict[str, object] = {"round_id": round_id, "norm_hash": fingerprint.hash}
+    if article_id is not None:
+        parameters["article_id"] = article_id
     if fingerprint.can_be_near:
-        alike += [getattr(DraftComment, f"sim{i}") == value for i, value in enumerate(fingerprint.bands)]
-    rows = (await session.execute(
-        select(*_LEAD_COLUMNS).where(DraftComment.round_id == round_id, SHOWN_LEAD, same_article, or_(*alike))
-        .order_by(case((identical, 0), else_=1), DraftComment.id).limit(NEAR_CANDIDATES))).all()
+        parameters |= band_columns(fingerprint)
+    rows = (await session.execute(_lead_statement(article_id is None, fingerprint.can_be_near), parameters)).all()
     if rows and rows[0].norm_hash == fingerprint.hash:
         return rows[0]
     best, best_score = None, 0.0
@@ -345,6 +344,22 @@ async def _lead_for(session: AsyncSession, round_id: int, article_id: int | None
         if score is not None and score > best_score:
             best, best_score = candidate, score
     return best
+
+
+@cache
+def _lead_statement(whole_draft: bool, near: bool) -> Any:
+    """``_lead_for``'s statement, built once per variant (under a surge, building it cost more than running it):
+    on the whole draft or on ``:article_id``; by ``:norm_hash`` alone or also by the bands ``:sim0``…"""
+    same_article = (DraftComment.article_id.is_(None) if whole_draft
+                    else DraftComment.article_id == bindparam("article_id", type_=Integer))
+    identical = DraftComment.norm_hash == bindparam("norm_hash", type_=String)
+    alike = [identical]
+    if near:
+        alike += [getattr(DraftComment, f"sim{i}") == bindparam(f"sim{i}", type_=Integer) for i in range(BANDS)]
+    return (select(*_LEAD_COLUMNS)
+            .where(DraftComment.round_id == bindparam("round_id", type_=Integer), SHOWN_LEAD, same_article,
+                   or_(*alike))
+            .order_by(case((identical, 0), else_=1), DraftComment.id).limit(NEAR_CANDIDATES))
 
 
 async def set_support(session: AsyncSession, actor: Actor, round_: CommentRound, comment: DraftComment,

@@ -124,13 +124,20 @@ async def roll_entry(session: AsyncSession, actor: Actor, poll: Poll) -> PollVot
     if actor.user_id is None or poll.state is PollState.draft:
         return None
     if not poll.by_household:
-        return await session.scalar(select(PollVoter).where(PollVoter.poll_id == poll.id,
-                                                            PollVoter.user_id == actor.user_id))
+        return await session.scalar(_entry_statement("user_id"), {"of_poll": poll.id, "entry": actor.user_id})
     user = await session.get(User, actor.user_id)
     if user is None or user.household_id is None or user.verified_at is None or user.deleted_at is not None:
         return None
-    return await session.scalar(select(PollVoter).where(PollVoter.poll_id == poll.id,
-                                                        PollVoter.household_id == user.household_id))
+    return await session.scalar(_entry_statement("household_id"), {"of_poll": poll.id, "entry": user.household_id})
+
+
+@cache
+def _entry_statement(by: str) -> Any:
+    """The roll entry of ``:of_poll`` whose ``by`` column (``user_id`` or ``household_id``) is ``:entry``;
+    built once per column (a refused second ballot of a vote storm reads it)."""
+    column = PollVoter.user_id if by == "user_id" else PollVoter.household_id
+    return select(PollVoter).where(PollVoter.poll_id == bindparam("of_poll", type_=Integer),
+                                   column == bindparam("entry", type_=Integer))
 
 
 async def not_on_roll_reason(session: AsyncSession, actor: Actor, poll: Poll) -> Message:
@@ -213,8 +220,7 @@ async def _claim(session: AsyncSession, poll: Poll, by: str, entry: int | None, 
 
 async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVoter, chosen: list[int], code: str,
                   receipt_key: bytes) -> CastResult:
-    channel, cast_by = (await session.execute(
-        select(PollVoter.channel, PollVoter.cast_by_id).where(PollVoter.id == voter.id).with_for_update())).one()
+    channel, cast_by = (await session.execute(_entry_lock_statement(), {"entry": voter.id})).one()
     if channel is Channel.paper:
         raise Conflict(msg(VOTED_ON_PAPER))
     if poll.by_household and cast_by != actor.user_id:
@@ -233,6 +239,12 @@ async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVo
         raise Conflict(msg(ALREADY_VOTED))
     await audit.record(session, "poll.vote_changed", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip)
     return CastResult(code, changed=True)
+
+
+@cache
+def _entry_lock_statement() -> Any:
+    return (select(PollVoter.channel, PollVoter.cast_by_id).where(PollVoter.id == bindparam("entry", type_=Integer))
+            .with_for_update())
 
 
 @cache

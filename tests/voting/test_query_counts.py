@@ -16,10 +16,10 @@ from tests.deliberation.helpers import make_world
 from tests.web.test_query_counts import statements
 
 BUDGET = {
-    "ballot": 10,  # (8, 13 before) who is asking with their grants, the poll with its area, its options, the
-    #               rate limit (one upsert returning the count), the poll's lock, claiming the roll entry
+    "ballot": 9,  # (7; 13, then 8 before) who is asking with their grants, the poll with its area and options,
+    #               the rate limit (one upsert returning the count), the poll's lock, claiming the roll entry
     #               (returning it), the ballot, the audit event
-    "ballot_again": 10,  # (8) the refused second attempt: the same up to the failed claim, then the roll
+    "ballot_again": 9,  # (7) the refused second attempt: the same up to the failed claim, then the roll
     #                     entry and its lock
 }
 

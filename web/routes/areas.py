@@ -30,7 +30,7 @@ from web.i18n import translate
 from web.page_cache import cache_of
 from web.routes.polls import area_polls
 from web.routing import RouteTable
-from web.templating import render
+from web.templating import render, render_shared, shared_page_key, shared_response
 
 routes = RouteTable()
 
@@ -93,15 +93,23 @@ async def _area_data(ctx: Ctx, area_id: int) -> AreaData:
 
 @routes.get("/areas/{area_id:int}", name="area_page")
 async def area_page(request: Request, ctx: Ctx) -> Response:
-    """Anonymous visitors all see the same data (draft polls are for the people who manage them), so it
-    is kept in ``web.page_cache``: up to ``DEFAULT_TTL`` seconds old when another process changed it. A
-    signed-in person, who may just have raised a topic, always gets fresh data."""
+    """Anonymous visitors all get the same page (draft polls are for the people who manage them, and
+    nothing else is decided per visitor), so it is rendered once and kept in ``web.page_cache``: up to
+    ``DEFAULT_TTL`` seconds old when another process changed it. A signed-in person, who may just have
+    raised a topic, always gets a fresh page."""
     area_id = request.path_params["area_id"]
-    if ctx.user is None:
-        data = await cache_of(request.app, "area_page").get_or_load(area_id, lambda: _area_data(ctx, area_id))
-    else:
-        data = await _area_data(ctx, area_id)
-    return render(request, "areas/area.html", {
+    key = shared_page_key(request) if not request.url.query else None
+    if key is None:
+        return render(request, "areas/area.html", _area_context_of(await _area_data(ctx, area_id)))
+
+    async def shared() -> str:
+        return render_shared(request, "areas/area.html", _area_context_of(await _area_data(ctx, area_id)))
+
+    return shared_response(request, await cache_of(request.app, "area_page").get_or_load(key, shared))
+
+
+def _area_context_of(data: AreaData) -> dict[str, Any]:
+    return {
         "area": data.page.area,
         "trail": data.page.trail,
         "children": data.page.children,
@@ -110,7 +118,7 @@ async def area_page(request: Request, ctx: Ctx) -> Response:
         "upcoming_meetings": data.upcoming_meetings,
         "recent_resolutions": data.recent_resolutions,
         "area_polls": data.polls,
-    })
+    }
 
 
 # --- the tree ------------------------------------------------------------------------------------
