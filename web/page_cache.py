@@ -31,9 +31,10 @@ from starlette.applications import Starlette
 
 T = TypeVar("T")
 DEFAULT_TTL = 10.0  # seconds
-# Entries kept per cache at most; both keep the HTML anonymous visitors get (an area page is about 15 KiB,
-# a topic page about 100 KiB with 50 comments and their replies); past that the oldest go first.
-MAX_ENTRIES = {"area_page": 1000, "topic_page": 100}
+# Entries kept per cache at most; each keeps the HTML anonymous visitors get (an area page is about 15 KiB,
+# a topic page about 100 KiB with 50 comments and their replies, a search page about 20 KiB); past that the
+# oldest go first.
+MAX_ENTRIES = {"area_page": 1000, "topic_page": 100, "search_page": 200}
 
 _READS = re.compile(r"\s*(SELECT|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT|SHOW|SET|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
 _WRITE_IN_WITH = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b")  # SQLAlchemy writes keywords in capitals

@@ -1,6 +1,6 @@
-"""The area page's short-lived cache (web/page_cache.py): what this process writes shows at once, an
-entry ends after its time to live, a load that overlapped a write is not kept, and what only some
-people may see (draft polls) never enters it."""
+"""The public pages' short-lived cache (web/page_cache.py: area, topic and search pages as anonymous
+visitors get them): what this process writes shows at once, an entry ends after its time to live, a load
+that overlapped a write is not kept, and what only some people may see (draft polls) never enters it."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.applications import Starlette
 
+from consultation.areas.models import AreaLevel
+from consultation.areas.services import create_area
 from tests.areas.helpers import section
 from tests.conftest import WebClient
 from tests.deliberation.helpers import make_world, raise_topic
-from tests.factories import PASSWORD, identifier
+from tests.factories import PASSWORD, identifier, make_city, make_user
 from tests.meetings.helpers import log_in
+from tests.search.conftest import drain, visible
 from tests.voting.test_pages import poll_form
 from tests.web.test_query_counts import statements
 from web import page_cache
@@ -173,3 +176,28 @@ async def test_each_anonymous_visitor_gets_their_own_csrf_token_in_a_shared_page
     assert switched.status_code == 303
     english = (await second.get(path)).text
     assert 'lang="en"' in english and 'name="csrf_token" value="' + second.cookies["ycsrf"] in english
+
+
+async def test_anonymous_searches_are_kept_in_their_canonical_form_only(
+        app: Starlette, db: AsyncSession, connection: AsyncConnection, client: WebClient, make_client: Any) -> None:
+    city = await make_city(db)
+    await drain(app, db)
+    path = "/search?q=%E5%A4%9A%E7%A6%8F%E5%B7%B7"  # 多福巷, as the page's own links write it
+    assert "多福巷社区" in visible((await client.get(path)).text)
+    with statements(connection) as seen:
+        assert "多福巷社区" in visible((await client.get(path)).text)
+    assert seen == []  # from the cache
+    with statements(connection) as seen:
+        await client.get(f"{path}&utm_source=wechat")  # not canonical: searched afresh, and not kept
+    assert seen
+    assert len(cache_of(app, "search_page")._entries) == 1
+    # what this process writes shows at once: a new compound is found
+    await create_area(db, None, name="多福巷新建院", code="DFX-9", level=AreaLevel.compound, parent=city.community_a)
+    await drain(app, db)
+    assert "多福巷新建院" in visible((await client.get(path)).text)
+    resident = make_client()
+    await resident.login(identifier(await make_user(db, name="居民甲", area=city.community_a)), PASSWORD)
+    await resident.get(path)
+    with statements(connection) as seen:
+        await resident.get(path)
+    assert seen  # signed in: never from the cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,8 +16,9 @@ from search.service import SearchService, parse_query
 from web.api.core import Param, Schema, array, boolean, describe, integer, nullable, string
 from web.context import Ctx
 from web.i18n import gettext
+from web.page_cache import cache_of
 from web.routing import RouteTable
-from web.templating import render
+from web.templating import render, render_shared, shared_page_key, shared_response
 
 routes = RouteTable()
 
@@ -28,15 +29,28 @@ def _service(request: Request) -> SearchService:
 
 
 def search_href(query: SearchQuery) -> Callable[..., str]:
-    """Links that keep the query and change a filter or the page (a new filter starts at page 1)."""
+    """Links that keep the query and change a filter or the page (a new filter starts at page 1).
+
+    A results page has a link per facet value and page, so each kept parameter is encoded once here and
+    each link only encodes what it changes. Parameters keep their order: the query's own, then the page,
+    then filters the link adds."""
+    values: dict[str, Any] = {"q": query.text, "type": query.doc_type, "area": query.area_id,
+                              **query.attribute_filters, "page": None}
+    kept = {name: _pair(name, value) for name, value in values.items() if value not in (None, "")}
+
     def href(**changes: Any) -> str:
-        params: dict[str, Any] = {"q": query.text, "type": query.doc_type, "area": query.area_id,
-                                  **query.attribute_filters, "page": None}
-        params.update(changes)
-        kept = {k: v for k, v in params.items() if v not in (None, "") and not (k == "page" and v == 1)}
-        return "/search" + ("?" + urlencode(kept) if kept else "")
+        pairs = {name: kept.get(name) for name in values}
+        for name, value in changes.items():
+            dropped = value in (None, "") or (name == "page" and value == 1)
+            pairs[name] = None if dropped else _pair(name, value)
+        query_string = "&".join(pair for pair in pairs.values() if pair is not None)
+        return "/search" + ("?" + query_string if query_string else "")
 
     return href
+
+
+def _pair(name: str, value: Any) -> str:
+    return f"{quote_plus(name)}={quote_plus(str(value))}"
 
 
 def page_numbers(results: SearchResults, around: int = 2) -> list[int]:
@@ -46,13 +60,28 @@ def page_numbers(results: SearchResults, around: int = 2) -> list[int]:
 
 @routes.get("/search", name="search")
 async def search_page(request: Request, ctx: Ctx) -> Response:
+    """Anonymous visitors all get the same page for the same search (popular searches repeat), so it is
+    rendered once and kept in ``web.page_cache``: up to ``DEFAULT_TTL`` seconds old when another process
+    changed what it finds. Only a search in its canonical form (the one the page's own links use) is kept,
+    so odd spellings of the address cannot fill the cache; a signed-in person always gets a fresh page."""
     service = _service(request)
     query = parse_query(request.query_params, service.registry)
-    results = await service.search(ctx.db, query)
-    return render(request, "search/index.html", {
-        "query": query, "results": results, "href": search_href(query), "pages": page_numbers(results),
-        "type_labels": {doc_type.name: doc_type.label for doc_type in service.registry},
-    })
+    href = search_href(query)
+
+    async def context() -> dict[str, Any]:
+        results = await service.search(ctx.db, query)
+        return {"query": query, "results": results, "href": href, "pages": page_numbers(results),
+                "type_labels": {doc_type.name: doc_type.label for doc_type in service.registry}}
+
+    canonical = href(page=query.page) == "/search" + (f"?{request.url.query}" if request.url.query else "")
+    key = shared_page_key(request) if canonical else None
+    if key is None:
+        return render(request, "search/index.html", await context())
+
+    async def shared() -> str:
+        return render_shared(request, "search/index.html", await context())
+
+    return shared_response(request, await cache_of(request.app, "search_page").get_or_load(key, shared))
 
 
 SearchHit = Schema("SearchHit", {
