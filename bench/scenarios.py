@@ -5,6 +5,7 @@ imports), nothing else changes."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+import asyncpg
 
 from bench.client import MeiliReader, Visitor
 from bench.seed import PASSWORD, Seeded
@@ -174,12 +177,14 @@ def index_lag(ctx: RunContext, writes: int = 50, give_up_s: float = 30.0) -> Sce
             else:
                 lags.append((time.perf_counter() - acknowledged) * 1000)
         meili_s = reader.task_seconds("documentAdditionOrUpdate", writes)
+        diagnosis = asyncio.run(_diagnose_missing(ctx.database_url, missing))
     finally:
         visitor.close()
         reader.close()
     meili_ms = [s * 1000 for s in meili_s]
     figures = {
         "writes": writes, "searchable": len(lags), "missing_after_s": {str(give_up_s): missing},
+        "missing_diagnosis": diagnosis,
         "lag_p50_ms": _round(_percentile(lags, 50)), "lag_p99_ms": _round(_percentile(lags, 99)),
         "lag_max_ms": _round(max(lags) if lags else None),
         "lag_mean_ms": _round(statistics.fmean(lags) if lags else None),
@@ -192,6 +197,28 @@ def index_lag(ctx: RunContext, writes: int = 50, give_up_s: float = 30.0) -> Sce
                           notes=["the outbox worker is its own process (`yishiting worker`, the production "
                                  "default) and polls the outbox every second when idle; meili_task_* is the part "
                                  "Meilisearch spends from accepting a document to having it searchable"])
+
+
+async def _diagnose_missing(database_url: str, topic_ids: list[int]) -> list[dict[str, Any]]:
+    """For each topic missing from Meilisearch: its ``search.index`` outbox messages (processed? tried how
+    often? last error?) and whether the database fallback has its document, so a miss can be explained."""
+    if not topic_ids:
+        return []
+    conn = await asyncpg.connect(database_url)
+    try:
+        found = []
+        for topic_id in topic_ids:
+            messages = await conn.fetch(
+                "SELECT id, created_at, processed_at, failed_at, attempts, next_attempt_at, last_error "
+                "FROM outbox_message WHERE topic = 'search.index' AND payload->>'type' = 'topic' "
+                "AND (payload->'ids')::jsonb @> to_jsonb($1::int)", topic_id)
+            stored = await conn.fetchval("SELECT count(*) FROM search_document WHERE doc_type = 'topic' "
+                                         "AND object_id = $1", topic_id)
+            found.append({"topic": topic_id, "in_fallback": bool(stored),
+                          "messages": [{k: str(v) if v is not None else None for k, v in m.items()} for m in messages]})
+        return found
+    finally:
+        await conn.close()
 
 
 def _round(value: float | None) -> float | None:

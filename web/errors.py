@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from consultation.errors import (
@@ -138,6 +138,14 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 500, i18n.gettext(HTTP_MESSAGES[500]))
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away while its request body was being read (a closed tab, a dropped mobile
+    connection): nothing was done (the request's transaction was rolled back) and nobody is left to answer,
+    so it is noted, not reported as a server error."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 async def integrity_error(request: Request, exc: Exception) -> Response:
     """Two requests raced to create the same thing (a double submit): the first won, nothing doubled."""
     log.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
@@ -158,6 +166,7 @@ async def login_required(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     LoginRequired: login_required,
+    ClientDisconnect: client_gone,
     IntegrityError: integrity_error,
     DomainError: domain_error,
     HTTPException: http_error,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from starlette.applications import Starlette
 from starlette.routing import Route
 
 from tests.conftest import WebClient, text_of
@@ -142,3 +145,27 @@ async def test_oversized_body_is_refused_with_a_translated_413(client: WebClient
     response = await client.post("/login", data={"csrf_token": token, "identifier": "x" * (4 * 1024 * 1024)})
     assert response.status_code == 413
     assert "提交的内容过大" in text_of(response.text)
+
+
+async def test_a_client_that_goes_away_mid_request_is_noted_not_reported_as_a_server_error(
+        app: Starlette, caplog: pytest.LogCaptureFixture) -> None:
+    """wrk stopping, a closed tab, a dropped phone connection: the body cannot be read; nothing is done and
+    nothing is logged as an error."""
+    sent: list[dict[str, object]] = []
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/login", "raw_path": b"/login", "query_string": b"", "root_path": "",
+             "server": ("test", 80), "client": ("127.0.0.1", 5000),
+             "headers": [(b"host", b"test"), (b"content-type", b"application/x-www-form-urlencoded"),
+                         (b"cookie", b"ycsrf=abcdefghijklmnopqrstuvwxyz012345")]}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.INFO, logger="web.errors"):
+        await app(scope, receive, send)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("client disconnected during POST /login" in r.getMessage() for r in caplog.records)
+    assert sent[0]["status"] == 400
