@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import String, bindparam, case, delete, select
+from sqlalchemy import String, Table, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,21 +28,24 @@ def stored_key(key: str) -> str:
 @cache
 def _hit_statement(dialect_name: str) -> Any:
     """The counting upsert, built once per backend (building it costs more than running it); parameters
-    ``:key``, ``:now`` and ``:stale_before`` (a window that started then or earlier has passed)."""
+    ``:key``, ``:now`` and ``:stale_before`` (a window that started then or earlier has passed). It names the
+    table, not the mapped class: an INSERT of the class would take the ORM's bulk path, which builds a new
+    statement on every call."""
+    table = cast(Table, RateLimitBucket.__table__)
     now = bindparam("now", type_=UTCDateTime())
-    stale = RateLimitBucket.window_start <= bindparam("stale_before", type_=UTCDateTime())
+    stale = table.c.window_start <= bindparam("stale_before", type_=UTCDateTime())
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     return (
-        dialect.insert(RateLimitBucket)
+        dialect.insert(table)
         .values(key=bindparam("key", type_=String), window_start=now, count=1)
         .on_conflict_do_update(
-            index_elements=[RateLimitBucket.key],
+            index_elements=[table.c.key],
             set_={
-                "count": case((stale, 1), else_=RateLimitBucket.count + 1),
-                "window_start": case((stale, now), else_=RateLimitBucket.window_start),
+                "count": case((stale, 1), else_=table.c.count + 1),
+                "window_start": case((stale, now), else_=table.c.window_start),
             },
         )
-        .returning(RateLimitBucket.count, RateLimitBucket.window_start)
+        .returning(table.c.count, table.c.window_start)
     )
 
 

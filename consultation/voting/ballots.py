@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Integer, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,7 +97,7 @@ def new_ballot(receipt_key: bytes, poll: Poll, voter: PollVoter, code: str, choi
     return Ballot(**ballot_values(receipt_key, poll, voter, code, choices, channel))
 
 
-def ballot_values(receipt_key: bytes, poll: Poll, voter: PollVoter, code: str, choices: Sequence[int],
+def ballot_values(receipt_key: bytes, poll: Poll, voter: RollEntry, code: str, choices: Sequence[int],
                   channel: Channel) -> dict[str, Any]:
     """``new_ballot``'s column values (the id is drawn at insert)."""
     if not poll.secret:
@@ -173,7 +173,8 @@ async def cast_ballot(session: AsyncSession, actor: Actor, poll: Poll, choices: 
         raise ValidationFailed({"choices": problem})
     # The common case in one statement: a person's own roll entry, claimed by its user id. A household
     # poll's entry is the household's, found through the person first.
-    voter = None if poll.by_household else await _claim(session, poll, "user_id", actor.user_id, actor, now)
+    voter: RollEntry | None = (None if poll.by_household
+                               else await _claim(session, poll, "user_id", actor.user_id, actor, now))
     if voter is None:
         voter = await roll_entry(session, actor, poll)
         if voter is None:
@@ -196,29 +197,42 @@ async def _option_ids(session: AsyncSession, poll: Poll) -> list[int]:
         select(PollOption.id).where(PollOption.poll_id == poll.id).order_by(PollOption.position))).all())
 
 
+class RollEntry(Protocol):
+    """What casting needs of a roll entry: a ``PollVoter``, or the row ``_claim`` returns."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def weight(self) -> Decimal: ...
+
+
 @cache
 def _claim_statement(by: str) -> Any:
     """Claim the roll entry of ``:of_poll`` whose ``by`` column (``user_id`` or ``id``) is ``:entry`` if
-    nobody voted on it yet, returning it; built once per column."""
-    column = PollVoter.user_id if by == "user_id" else PollVoter.id
-    return (update(PollVoter)
-            .where(PollVoter.poll_id == bindparam("of_poll", type_=Integer),
-                   column == bindparam("entry", type_=Integer), PollVoter.voted_at.is_(None))
+    nobody voted on it yet, returning its id and weight; built once per column. It names the table, not
+    the mapped class: the ORM's UPDATE … RETURNING of an entity builds and loads more than a ballot needs."""
+    table = cast(Table, PollVoter.__table__)
+    column = table.c.user_id if by == "user_id" else table.c.id
+    return (update(table)
+            .where(table.c.poll_id == bindparam("of_poll", type_=Integer),
+                   column == bindparam("entry", type_=Integer), table.c.voted_at.is_(None))
             .values(voted_at=bindparam("now", type_=UTCDateTime()), channel=Channel.online,
                     cast_by_id=bindparam("cast_by", type_=Integer))
-            .returning(PollVoter))
+            .returning(table.c.id, table.c.weight))
 
 
 async def _claim(session: AsyncSession, poll: Poll, by: str, entry: int | None, actor: Actor,
-                 now: datetime) -> PollVoter | None:
+                 now: datetime) -> RollEntry | None:
     """Claim a roll entry (by the voter's user id, or by the entry's id): one conditional UPDATE that
     returns the entry it claimed (None when there is none, or it is claimed already)."""
-    return (await session.scalars(
-        _claim_statement(by), {"of_poll": poll.id, "entry": entry, "now": now, "cast_by": actor.user_id},
-        execution_options={"synchronize_session": False, "populate_existing": True})).one_or_none()
+    row: RollEntry | None = (await session.execute(
+        _claim_statement(by), {"of_poll": poll.id, "entry": entry, "now": now, "cast_by": actor.user_id}
+    )).one_or_none()
+    return row
 
 
-async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVoter, chosen: list[int], code: str,
+async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: RollEntry, chosen: list[int], code: str,
                   receipt_key: bytes) -> CastResult:
     channel, cast_by = (await session.execute(_entry_lock_statement(), {"entry": voter.id})).one()
     if channel is Channel.paper:
