@@ -25,6 +25,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Integer, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from consultation import audit
 from consultation.accounts.models import User
@@ -229,6 +230,13 @@ async def _claim(session: AsyncSession, poll: Poll, by: str, entry: int | None, 
     row: RollEntry | None = (await session.execute(
         _claim_statement(by), {"of_poll": poll.id, "entry": entry, "now": now, "cast_by": actor.user_id}
     )).one_or_none()
+    if row is not None:
+        # The statement bypasses the ORM: an entry this session loaded already (a household poll's, found
+        # through the person first) is told what changed, as the database now has it.
+        loaded = session.identity_map.get(identity_key(PollVoter, row.id))
+        if loaded is not None:
+            for key, value in (("voted_at", now), ("channel", Channel.online), ("cast_by_id", actor.user_id)):
+                set_committed_value(loaded, key, value)
     return row
 
 

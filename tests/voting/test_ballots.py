@@ -208,3 +208,16 @@ async def test_a_resident_verified_into_a_household_after_opening_is_not_on_a_pe
     poll = await make_poll(db, world)
     newcomer = await verified_resident(db, world.city.households_a[0], world.city.community_a, name="周新来")
     await refused(db, poll, Forbidden, cast(db, world, newcomer, poll, [option(poll, "yes")]))
+
+
+async def test_a_household_entry_loaded_before_the_claim_shows_the_ballot(db: Any) -> None:
+    """The claim is one UPDATE outside the ORM; the roll entry the session holds (a household poll's entry
+    is found through the person first) must not keep saying nobody voted."""
+    world = await make_world(db)
+    poll = await make_poll(db, world, eligibility="households")
+    entry = await ballots.roll_entry(db, resident(world.author, world), poll)
+    assert entry is not None and entry.voted_at is None
+    await cast(db, world, world.author, poll, [option(poll, "yes")])
+    same = await db.get(PollVoter, entry.id)
+    assert same is entry and entry.voted_at is not None
+    assert entry.channel is Channel.online and entry.cast_by_id == world.author.id
