@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from consultation.accounts.models import ROLE_LABELS, Role
 from consultation.errors import Message
 from web import i18n
 from web.context import ELDERLY_COOKIE, LANG_COOKIE, Ctx
+from web.page_cache import cache_of
 from web.settings import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -129,8 +130,9 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
 
 # --- one page for every anonymous visitor ------------------------------------------------------------
 # An anonymous visitor's page differs from another's (same address, language and text size, no flash
-# message) only by the visitor's CSRF token in its forms. ``render_shared`` renders it once with a stand-in
-# for the token, ``shared_response`` puts each visitor's own token in (escaped, as the template would).
+# message) only by the visitor's CSRF token in its forms. ``render_for_anyone`` renders it once with a
+# stand-in for the token, keeps it in ``web.page_cache``, and puts each visitor's own token in (escaped, as
+# the template would).
 
 _CSRF_STAND_IN = f"csrf-stand-in-{secrets.token_hex(16)}"
 
@@ -145,12 +147,20 @@ def shared_page_key(request: Request) -> tuple[str, str, bool] | None:
     return str(request.url), ctx.locale, ctx.elderly
 
 
-def render_shared(request: Request, template: str, context: dict[str, Any]) -> str:
+async def render_for_anyone(request: Request, template: str, load: Callable[[], Awaitable[dict[str, Any]]], *,
+                            cache: str, shareable: bool = True) -> HTMLResponse:
+    """``render(template, await load())``; for an anonymous visitor at a ``shareable`` address, the page every
+    such visitor gets, kept in the application's page cache ``cache`` (``web.page_cache``: up to its time to
+    live old when another process changed what it shows, at once when this one did)."""
+    key = shared_page_key(request) if shareable else None
+    if key is None:
+        return render(request, template, await load())
     env: Environment = request.app.state.jinja
-    return env.get_template(template).render(_values(request, context, csrf_token=_CSRF_STAND_IN))
 
+    async def shared() -> str:
+        return env.get_template(template).render(_values(request, await load(), csrf_token=_CSRF_STAND_IN))
 
-def shared_response(request: Request, html: str) -> HTMLResponse:
+    html = await cache_of(request.app, cache).get_or_load(key, shared)
     ctx: Ctx = request.state.ctx
     return HTMLResponse(html.replace(_CSRF_STAND_IN, str(escape(ctx.csrf_token))))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -17,20 +16,16 @@ from consultation.areas import services as areas
 from consultation.areas.models import Area, AreaLevel, Unit
 from consultation.deliberation import queries as topic_queries
 from consultation.deliberation import resolutions
-from consultation.deliberation.resolution_models import Resolution
 from consultation.errors import InvalidState, Message, ValidationFailed, msg
 from consultation.meetings import queries as meeting_queries
-from consultation.meetings.models import Meeting
-from consultation.voting.models import Poll
 from web.auth import require_permission
 from web.context import Ctx
 from web.forms import form_fields, int_or_none, invalid_form, redirect, upload
 from web.i18n import gettext as _
 from web.i18n import translate
-from web.page_cache import cache_of
 from web.routes.polls import area_polls
 from web.routing import RouteTable
-from web.templating import render, render_shared, shared_page_key, shared_response
+from web.templating import render, render_for_anyone
 
 routes = RouteTable()
 
@@ -72,25 +67,6 @@ def level_options() -> list[tuple[str, str]]:
 
 # --- public pages --------------------------------------------------------------------------------
 
-@dataclass
-class AreaData:
-    """What an area page shows besides the parts decided per visitor in the template."""
-
-    page: area_queries.AreaPage
-    topic_groups: list[topic_queries.TopicGroup] | None
-    upcoming_meetings: list[Meeting]
-    recent_resolutions: list[Resolution]
-    polls: list[Poll]
-
-
-async def _area_data(ctx: Ctx, area_id: int) -> AreaData:
-    page = await area_queries.area_page(ctx.db, area_id)  # two statements
-    area = page.area
-    return AreaData(page, await topic_queries.area_topics(ctx.db, area),
-                    await meeting_queries.upcoming_for_area(ctx.db, area), await resolutions.recent_in(ctx.db, area),
-                    await area_polls(ctx, area))
-
-
 @routes.get("/areas/{area_id:int}", name="area_page")
 async def area_page(request: Request, ctx: Ctx) -> Response:
     """Anonymous visitors all get the same page (draft polls are for the people who manage them, and
@@ -98,26 +74,22 @@ async def area_page(request: Request, ctx: Ctx) -> Response:
     ``DEFAULT_TTL`` seconds old when another process changed it. A signed-in person, who may just have
     raised a topic, always gets a fresh page."""
     area_id = request.path_params["area_id"]
-    key = shared_page_key(request) if not request.url.query else None
-    if key is None:
-        return render(request, "areas/area.html", _area_context_of(await _area_data(ctx, area_id)))
-
-    async def shared() -> str:
-        return render_shared(request, "areas/area.html", _area_context_of(await _area_data(ctx, area_id)))
-
-    return shared_response(request, await cache_of(request.app, "area_page").get_or_load(key, shared))
+    return await render_for_anyone(request, "areas/area.html", lambda: _public_area_context(ctx, area_id),
+                                   cache="area_page", shareable=not request.url.query)
 
 
-def _area_context_of(data: AreaData) -> dict[str, Any]:
+async def _public_area_context(ctx: Ctx, area_id: int) -> dict[str, Any]:
+    page = await area_queries.area_page(ctx.db, area_id)  # two statements
+    area = page.area
     return {
-        "area": data.page.area,
-        "trail": data.page.trail,
-        "children": data.page.children,
-        "household_total": data.page.household_total,
-        "topic_groups": data.topic_groups,
-        "upcoming_meetings": data.upcoming_meetings,
-        "recent_resolutions": data.recent_resolutions,
-        "area_polls": data.polls,
+        "area": area,
+        "trail": page.trail,
+        "children": page.children,
+        "household_total": page.household_total,
+        "topic_groups": await topic_queries.area_topics(ctx.db, area),
+        "upcoming_meetings": await meeting_queries.upcoming_for_area(ctx.db, area),
+        "recent_resolutions": await resolutions.recent_in(ctx.db, area),
+        "area_polls": await area_polls(ctx, area),
     }
 
 

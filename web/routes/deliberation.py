@@ -35,11 +35,10 @@ from web.context import Ctx
 from web.forms import form_fields, int_or_none, invalid_form, redirect
 from web.i18n import TIMEZONE, translate
 from web.i18n import gettext as _
-from web.page_cache import cache_of
 from web.routes import media
 from web.routes.areas import renamed
 from web.routing import RouteTable
-from web.templating import render, render_shared, shared_page_key, shared_response
+from web.templating import render, render_for_anyone
 from web.topic_sections import sections_for
 
 routes = RouteTable()
@@ -166,14 +165,9 @@ async def topic_page(request: Request, ctx: Ctx) -> Response:
     once and kept in ``web.page_cache``: up to ``DEFAULT_TTL`` seconds old when another process changed
     the topic. A signed-in person, who may just have co-signed or commented, always gets a fresh page."""
     topic_id = request.path_params["topic_id"]
-    key = shared_page_key(request) if _SHAREABLE_QUERY.fullmatch(request.url.query) else None
-    if key is None:
-        return render(request, "deliberation/topic.html", await _topic_page_context(ctx, topic_id))
-
-    async def shared() -> str:
-        return render_shared(request, "deliberation/topic.html", await _topic_page_context(ctx, topic_id))
-
-    return shared_response(request, await cache_of(request.app, "topic_page").get_or_load(key, shared))
+    shareable = _SHAREABLE_QUERY.fullmatch(request.url.query) is not None
+    return await render_for_anyone(request, "deliberation/topic.html", lambda: _topic_page_context(ctx, topic_id),
+                                   cache="topic_page", shareable=shareable)
 
 
 @routes.post("/topics/{topic_id:int}/cosign", name="topic_cosign")

@@ -16,9 +16,8 @@ from search.service import SearchService, parse_query
 from web.api.core import Param, Schema, array, boolean, describe, integer, nullable, string
 from web.context import Ctx
 from web.i18n import gettext
-from web.page_cache import cache_of
 from web.routing import RouteTable
-from web.templating import render, render_shared, shared_page_key, shared_response
+from web.templating import render_for_anyone
 
 routes = RouteTable()
 
@@ -74,14 +73,7 @@ async def search_page(request: Request, ctx: Ctx) -> Response:
                 "type_labels": {doc_type.name: doc_type.label for doc_type in service.registry}}
 
     canonical = href(page=query.page) == "/search" + (f"?{request.url.query}" if request.url.query else "")
-    key = shared_page_key(request) if canonical else None
-    if key is None:
-        return render(request, "search/index.html", await context())
-
-    async def shared() -> str:
-        return render_shared(request, "search/index.html", await context())
-
-    return shared_response(request, await cache_of(request.app, "search_page").get_or_load(key, shared))
+    return await render_for_anyone(request, "search/index.html", context, cache="search_page", shareable=canonical)
 
 
 SearchHit = Schema("SearchHit", {
