@@ -15,7 +15,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 import consultation.permissions  # noqa: F401 - registers every named permission
-from web import routes
+from web import heap, routes
 from web.composition import Services, build_services
 from web.database import make_engine, make_read_sessionmaker, make_write_sessionmaker
 from web.errors import EXCEPTION_HANDLERS
@@ -46,6 +46,8 @@ def create_app(
             app.state.write_sessionmaker = make_write_sessionmaker(own_engine)
         services = build_services(settings, app.state.write_sessionmaker)
         app.state.services = services
+        if settings.freeze_heap:
+            heap.settle(app.state.jinja)  # last: everything built so far lives as long as the process
         worker_task = None
         if settings.run_worker_in_process:
             worker_task = asyncio.create_task(_run_worker(services), name="outbox-worker")

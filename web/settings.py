@@ -36,6 +36,7 @@ class Settings:
     rate_limits: bool = True
     secure_cookies: bool = False
     db_pool_size: int = 10
+    freeze_heap: bool = False  # web.heap: short collector pauses for a long-running server process
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -88,5 +89,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         rate_limits=_bool(env.get("RATE_LIMITS", "true")),
         secure_cookies=_bool(env.get("SECURE_COOKIES", "true" if environment == "production" else "false")),
         db_pool_size=int(env.get("DB_POOL_SIZE", defaults.db_pool_size)),
+        freeze_heap=_bool(env.get("FREEZE_HEAP", str(environment == "production"))),
         log_level=env.get("LOG_LEVEL", defaults.log_level),
     ).validate()

@@ -27,7 +27,10 @@ def test_production_settings() -> None:
     settings = from_env({"YISHITING_ENV": "production", "SECRET_KEY": "x" * 40, "SMTP_URL": "smtp://mail:25",
                          "DATABASE_URL": "postgresql+asyncpg://app@db/yishiting", "MEILI_URL": "http://meili:7700"})
     assert settings.production and settings.secure_cookies and not settings.run_worker_in_process
-    assert not settings.dev_tools
+    assert settings.freeze_heap and not settings.dev_tools
+    assert not from_env({}).freeze_heap
+    assert not from_env({"YISHITING_ENV": "production", "SECRET_KEY": "x" * 40, "SMTP_URL": "smtp://mail:25",
+                         "FREEZE_HEAP": "false"}).freeze_heap
 
 
 def test_unknown_environment_is_refused() -> None:
