@@ -95,11 +95,17 @@ class PageCache:
         return value
 
     def _make_room(self, now: float) -> None:
-        for key in [k for k, (expires, generation, _) in self._entries.items()
-                    if expires <= now or generation != _generation]:
-            del self._entries[key]
-        while len(self._entries) >= self.max_entries:
-            del self._entries[next(iter(self._entries))]  # the oldest
+        """Drop entries from the oldest on while they are stale or there are too many. The entries are in
+        the order they were stored, so the stale ones (expired, or from before a write) lead: this stops at
+        the first live entry instead of looking at every entry on every store of a full cache. A stale entry
+        stored out of order stays until it leads; ``get_or_load`` never serves one."""
+        entries = self._entries
+        while entries:
+            oldest = next(iter(entries))
+            expires, generation, _ = entries[oldest]
+            if expires > now and generation == _generation and len(entries) < self.max_entries:
+                return
+            del entries[oldest]
 
     def clear(self) -> None:
         self._entries.clear()

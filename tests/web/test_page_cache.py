@@ -57,6 +57,32 @@ async def test_a_cached_value_lives_its_time_then_is_loaded_again(monkeypatch: p
     assert await cache.get_or_load("k", load) == 2
 
 
+async def test_a_full_cache_drops_stale_entries_then_the_oldest(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(page_cache.time, "monotonic", lambda: clock[0])
+    cache = PageCache(ttl=10, max_entries=3)
+
+    async def load_at(key: str) -> str:
+        async def load() -> str:
+            return f"{key}@{clock[0]:.0f}"
+        return await cache.get_or_load(key, load)
+
+    for key in "abc":
+        await load_at(key)
+        clock[0] += 1
+    assert await load_at("d") == "d@1003"  # full: the oldest (a) makes room
+    assert list(cache._entries) == ["b", "c", "d"]
+    assert await load_at("b") == "b@1001"  # still kept
+    clock[0] += 9  # b and c have expired, d has not
+    await load_at("e")
+    assert list(cache._entries) == ["d", "e"]
+    page_cache._bump()  # a write: every entry is stale at once
+    await load_at("f")  # not full yet: nothing dropped
+    await load_at("g")  # full: both stale entries go, the live one stays
+    assert list(cache._entries) == ["f", "g"]
+    assert await load_at("d") == "d@1012"  # loaded again, not served stale
+
+
 async def test_a_load_during_which_something_was_written_is_not_kept() -> None:
     cache = PageCache(ttl=60)
 
