@@ -20,6 +20,7 @@ from web.composition import Services, build_services
 from web.database import make_engine, make_read_sessionmaker, make_write_sessionmaker
 from web.errors import EXCEPTION_HANDLERS
 from web.periodic import Periodic
+from web.routing import SegmentRouter
 from web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from web.settings import Settings, from_env
 from web.templating import STATIC_DIR, build_environment
@@ -75,6 +76,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    app.router = SegmentRouter(app.router.routes, lifespan=lifespan)  # before the middleware is built
     app.state.settings = settings
     app.state.sessionmaker = sessionmaker
     app.state.write_sessionmaker = sessionmaker

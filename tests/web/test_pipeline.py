@@ -169,3 +169,33 @@ async def test_a_client_that_goes_away_mid_request_is_noted_not_reported_as_a_se
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert any("client disconnected during POST /login" in r.getMessage() for r in caplog.records)
     assert sent[0]["status"] == 400
+
+
+def test_the_router_tries_each_route_for_every_path_it_matches(app) -> None:  # type: ignore[no-untyped-def]
+    """web.routing.SegmentRouter: every route of the table is among the candidates for a path of its own,
+    in the table's order, and a path is tried against its first segment's routes only."""
+    from web.routing import SegmentRouter
+
+    router = app.router
+    assert isinstance(router, SegmentRouter)
+    routes = [route for route in app.routes if isinstance(route, Route)]
+    for route in routes:
+        concrete = route.path.replace("{", "").replace("}", "").replace(":int", "").replace(":path", "")
+        candidates = router.candidates(concrete)
+        assert route in candidates, route.path
+        assert candidates == [r for r in app.routes if r in candidates]  # the table's order
+    ballots = router.candidates("/api/v1/polls/1/ballots")
+    assert len(ballots) < len(app.routes) / 3
+    assert all(getattr(r, "path", "").startswith("/api/") for r in ballots)
+    assert router.candidates("/no-such-section/1") == []
+
+
+async def test_the_router_answers_as_starlettes_does(client: WebClient) -> None:
+    assert (await client.get("/areas/1")).status_code == 404  # matched; no such area
+    assert (await client.get("/no-such-page")).status_code == 404
+    wrong_method = await client.request("PATCH", "/login")
+    assert wrong_method.status_code == 405
+    slash = await client.get("/login/")
+    assert slash.status_code in (307, 308) and slash.headers["location"].endswith("/login")
+    assert (await client.get("/static/no-such-file.css")).status_code == 404
+    assert (await client.get("/")).status_code == 200
