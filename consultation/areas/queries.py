@@ -185,25 +185,28 @@ def _household_count_query(area: Area) -> Select[int]:
 # with aliases and subqueries costs several times more Python than running it.
 
 @cache
-def _area_chain() -> Select[Area]:
-    """The area ``:area_id`` and its ancestors: a recursive walk up ``parent_id``, by primary key."""
+def _area_chain() -> Select[Area, int]:
+    """The area ``:area_id`` and its ancestors (a recursive walk up ``parent_id``, by primary key), each
+    beside the household count of ``:area_id`` as a compound: a compound's whole page part, since a
+    compound has no sub-areas (the count is taken once, and is 0 for any other level)."""
+    area_id = bindparam("area_id", type_=Integer)
     columns = [Area.id, Area.parent_id, Area.level, Area.name, Area.code, Area.path, Area.created_at]
-    up = select(*columns).where(Area.id == bindparam("area_id", type_=Integer)).cte("chain", recursive=True)
+    up = select(*columns).where(Area.id == area_id).cte("chain", recursive=True)
     step = aliased(Area)
     up = up.union_all(select(*(getattr(step, c.key) for c in columns)).join(up, step.id == up.c.parent_id))
-    return select(aliased(Area, up))
+    households = select(func.count(Household.id)).where(Household.compound_id == area_id).scalar_subquery()
+    return select(aliased(Area, up), households)
 
 
 @cache
 def _area_children(level: AreaLevel) -> Executable:
-    """The household total of the area ``:area_id`` (path ``:path``) of ``level`` (as ``household_count``)
+    """The household total of the area ``:area_id`` (path ``:path``) of ``level``, any level with sub-areas
+    (as ``household_count``)
     beside its sub-areas with their counts (as ``children_with_counts``). The sub-areas are outer-joined
     onto a one-row source, so the total comes back when there are none."""
     area_id = bindparam("area_id", type_=Integer)
     if level is AreaLevel.community:
         total = select(func.count(Household.id)).where(Household.community_id == area_id)
-    elif level is AreaLevel.compound:
-        total = select(func.count(Household.id)).where(Household.compound_id == area_id)
     else:
         total = (select(func.count(Household.id)).join(Area, Area.id == Household.community_id)
                  .where(Area.path.startswith(bindparam("path", type_=String))))
@@ -226,12 +229,16 @@ def _area_children(level: AreaLevel) -> Executable:
 
 async def area_page(session: AsyncSession, area_id: int) -> AreaPage:
     """Everything ``AreaPage`` holds in two statements whatever the tree's size: the area with its
-    ancestors, then its household total beside its sub-areas with their counts."""
-    found = {a.id: a for a in (await session.scalars(_area_chain(), {"area_id": area_id})).all()}
+    ancestors, then its household total beside its sub-areas with their counts. One for a compound, the
+    lowest level: its household total comes with the first."""
+    chain = (await session.execute(_area_chain(), {"area_id": area_id})).all()
+    found = {a.id: a for a, _ in chain}
     area = found.get(area_id)
     if area is None:
         raise NotFound()
     trail = [found[i] for i in area.ancestor_ids[:-1] if i in found]
+    if area.level.child is None:
+        return AreaPage(area, trail, [], int(chain[0][1] or 0))
     rows = (await session.execute(_area_children(area.level), {"area_id": area.id, "path": area.path})).all()
     children = [ChildSummary(k, int(g or 0), int(h or 0)) for _, k, g, h in rows if k is not None]
     return AreaPage(area, trail, children, int(rows[0][0] or 0))

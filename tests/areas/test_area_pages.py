@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from consultation.accounts.models import Role
+from consultation.areas.models import AreaLevel
+from consultation.areas.services import create_area
 from tests.areas.helpers import breadcrumb, log_in_as, section
 from tests.conftest import WebClient, text_of
 from tests.factories import make_city
@@ -21,6 +23,20 @@ async def test_community_page_shows_breadcrumb_compounds_and_household_count(cli
     # addresses are personal data: not on the public page, and no link to the household list
     assert "101室" not in page
     assert "/households" not in response.text
+
+
+async def test_compound_page_shows_its_households_and_no_sub_areas(client: WebClient, db) -> None:  # type: ignore[no-untyped-def]
+    city = await make_city(db)
+    response = await client.get(f"/areas/{city.compound_a.id}")
+    assert response.status_code == 200
+    assert breadcrumb(response.text) == f"{city.city.name} 东城区 东华门街道 多福巷社区 1号院"
+    page = text_of(response.text)
+    assert "3 户已登记" in page
+    assert "<table>" not in response.text  # a compound has no sub-areas, and says nothing about them
+    empty = await create_area(db, None, name="2号院", level=AreaLevel.compound, code="EMPTY2",
+                              parent=city.community_b)
+    await db.flush()
+    assert "0 户已登记" in text_of((await client.get(f"/areas/{empty.id}")).text)
 
 
 async def test_street_page_lists_communities_with_counts(client: WebClient, db) -> None:  # type: ignore[no-untyped-def]

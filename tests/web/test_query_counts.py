@@ -42,7 +42,8 @@ BUDGET = {
     "home_signed_in": 5,  # (3) + the person's home area
     "area_home": 8,  # (6) cold: area with its trail, sub-areas with their counts and the household total,
     #                     topics, sessions, resolutions, polls; 0 when warm
-    "compound_page": 8,  # (6) the topic list of one compound, cold; 0 when warm
+    "compound_page": 7,  # (5) the topic list of one compound, cold (its household total rides with its
+    #                         trail: a compound has no sub-areas); 0 when warm
     "topic_page": 10,  # (8) anonymous: topic with its threshold, photos, resolution, sessions, polls, comment
     #                     counts, the comment page (replies, authors, reactions), timeline
     "topic_page_signed_in": 11,  # (9) + who is asking; co-sign, follow and own reactions ride along
