@@ -100,7 +100,7 @@ class MeiliProcess:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603
-                [str(MEILI_BIN), "--http-addr", f"127.0.0.1:{self.port}", "--master-key", self.key, "--no-analytics",
+                [str(MEILI_BIN), "--http-addr", f"127.0.0.1:{self.port}", f"--master-key={self.key}", "--no-analytics",
                  "--db-path", str(self.work_dir / "data.ms"), "--dump-dir", str(self.work_dir / "dumps"),
                  "--env", "development", "--max-indexing-threads", "1"],
                 stdout=subprocess.DEVNULL, stderr=log,

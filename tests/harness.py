@@ -105,7 +105,7 @@ def start_meili(data_dir: Path, attempts: int = 3, wait_seconds: float = 60) -> 
         log_path = run_dir / "meili.log"
         with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
             process = subprocess.Popen(
-                [str(MEILI_BIN), "--http-addr", f"127.0.0.1:{port}", "--master-key", key, "--no-analytics",
+                [str(MEILI_BIN), "--http-addr", f"127.0.0.1:{port}", f"--master-key={key}", "--no-analytics",
                  "--db-path", str(run_dir / "data.ms"), "--dump-dir", str(run_dir / "dumps"),
                  "--env", "development", "--max-indexing-threads", "1"],
                 stdout=subprocess.DEVNULL, stderr=log,

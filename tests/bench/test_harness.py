@@ -116,3 +116,20 @@ async def test_ceiling_routes_answer_with_the_flag(flagged_app: Starlette, db) -
         minimal = await client.get("/_bench/minimal")
     assert plain.status_code == 200 and plain.text == "ok"
     assert minimal.status_code == 200 and "路灯坏了" in minimal.text
+
+
+def test_meilisearch_starts_with_a_master_key_that_begins_with_a_dash(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``secrets.token_urlsafe`` begins with "-" once in 64 keys; passed as its own argument, Meilisearch
+    read such a key as an unknown option and the whole run failed before its first scenario."""
+    from bench.services import MEILI_BIN, MeiliProcess, http_status
+
+    if not MEILI_BIN.exists():
+        pytest.skip("Meilisearch binary not installed (run `make node`)")
+    meili = MeiliProcess(tmp_path, key="-U" + "k" * 30)
+    meili.start()
+    try:
+        assert http_status(f"{meili.url}/health") == 200
+        answer = httpx.get(f"{meili.url}/keys", headers={"Authorization": f"Bearer {meili.key}"}, timeout=5)
+        assert answer.status_code == 200
+    finally:
+        meili.stop()
