@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,10 +43,17 @@ HEADERS = {
 }
 
 
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 class SecurityHeadersMiddleware:
+    """Adds each header of ``HEADERS`` (and HSTS) that the response does not set itself."""
+
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
-        self.hsts = hsts
+        # Encoded once, as ASGI carries them: a response then costs one pass over its own headers.
+        self.defaults = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                         for name, value in [*HEADERS.items(), *([HSTS] if hsts else [])]]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,11 +62,10 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
-                    headers.setdefault(name, value)
-                if self.hsts:
-                    headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [pair for pair in self.defaults if pair[0] not in present]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -25,6 +26,25 @@ async def test_security_headers_on_pages_and_errors(client: WebClient) -> None:
         assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+async def test_security_headers_keep_a_response_s_own_and_add_hsts_when_asked() -> None:
+    from starlette.responses import PlainTextResponse
+
+    from web.security import HEADERS, SecurityHeadersMiddleware
+
+    async def page(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        await PlainTextResponse("hi", headers={"content-security-policy": "default-src 'none'"})(scope, receive, send)
+
+    for hsts in (False, True):
+        transport = httpx.ASGITransport(app=SecurityHeadersMiddleware(page, hsts=hsts))
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as plain:
+            response = await plain.get("/")
+        names = [name.lower() for name, _ in response.headers.multi_items()]
+        assert response.headers.get_list("content-security-policy") == ["default-src 'none'"]  # the page's own
+        assert all(names.count(name.lower()) == 1 for name in HEADERS)
+        assert response.headers["x-frame-options"] == "DENY"
+        assert ("strict-transport-security" in names) is hsts
 
 
 async def test_unknown_page_is_a_translated_404(client: WebClient) -> None:
