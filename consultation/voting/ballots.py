@@ -21,9 +21,11 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, Protocol, cast
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Integer, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -275,8 +277,23 @@ def _lock_statement() -> Any:
             .with_for_update(read=True))
 
 
+# Polls read ``FOR SHARE`` in a transaction (``queries.get_poll(…, to_vote=True)``), per transaction.
+_SHARE_LOCKED: WeakKeyDictionary[SessionTransaction, set[int]] = WeakKeyDictionary()
+
+
+def note_share_locked(session: AsyncSession, poll: Poll) -> None:
+    """``poll`` was just read ``FOR SHARE`` in the session's transaction: casting need not lock it again."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is not None:
+        _SHARE_LOCKED.setdefault(transaction, set()).add(poll.id)
+
+
 async def _lock_poll(session: AsyncSession, poll: Poll) -> None:
-    """Re-read the poll's state and times ``FOR SHARE`` (PostgreSQL): closing waits for this ballot."""
+    """Re-read the poll's state and times ``FOR SHARE`` (PostgreSQL): closing waits for this ballot. A
+    poll read that way in this transaction already (the ballot routes load it so) is not read again."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is not None and poll.id in _SHARE_LOCKED.get(transaction, ()):
+        return
     row = (await session.execute(_lock_statement(), {"poll_id": poll.id})).one()
     for key, value in row._mapping.items():
         set_committed_value(poll, key, value)

@@ -154,3 +154,29 @@ async def test_a_paper_confirmation_racing_an_online_ballot_counts_the_voter_onc
     # Either the batch won (every online attempt refused) or an online ballot came first (the whole
     # batch refused, every racer voting online).
     assert (results[0], len(online)) in (("confirmed", 0), ("refused", 10))
+
+
+async def test_closing_waits_for_a_ballot_whose_poll_was_read_to_vote(committed: dict[str, Any]) -> None:
+    """The ballot routes read the poll ``FOR SHARE`` when they load it (``get_poll(…, to_vote=True)``) and
+    the ballot takes no lock of its own then: a close that starts meanwhile still waits for the ballot,
+    which is counted."""
+    engine, poll_id, actors, yes = committed["engine"], committed["poll_id"], committed["actors"], committed["yes"]
+
+    async def close() -> None:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            await services.close_poll(session, committed["workers"][0], await queries.get_poll(session, poll_id),
+                                      receipt_key=RECEIPT_KEY)
+            await session.commit()
+
+    async with AsyncSession(engine, expire_on_commit=False) as voting:
+        poll = await queries.get_poll(voting, poll_id, to_vote=True)
+        closing = asyncio.create_task(close())
+        await asyncio.sleep(0.5)
+        assert not closing.done()  # waiting for the ballot's share lock on the poll
+        cast = await ballots.cast_ballot(voting, actors[0], poll, [yes], receipt_key=RECEIPT_KEY)
+        await voting.commit()
+    await closing
+    async with AsyncSession(engine) as session:
+        published = (await session.scalars(select(PollChainEntry.receipt_hash)
+                                           .where(PollChainEntry.poll_id == poll_id))).all()
+    assert len(published) == 1 and cast.receipt

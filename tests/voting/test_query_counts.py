@@ -16,10 +16,10 @@ from tests.deliberation.helpers import make_world
 from tests.web.test_query_counts import statements
 
 BUDGET = {
-    "ballot": 9,  # (7; 13, then 8 before) who is asking with their grants, the poll with its area and options,
-    #               the rate limit (one upsert returning the count), the poll's lock, claiming the roll entry
-    #               (returning it), the ballot, the audit event
-    "ballot_again": 9,  # (7) the refused second attempt: the same up to the failed claim, then the roll
+    "ballot": 8,  # (6; 13, then 8 and 7 before) who is asking with their grants, the poll with its area and
+    #               options read FOR SHARE (its lock), the rate limit (one upsert returning the count), claiming
+    #               the roll entry (returning it), the ballot, the audit event
+    "ballot_again": 8,  # (6) the refused second attempt: the same up to the failed claim, then the roll
     #                     entry and its lock
 }
 

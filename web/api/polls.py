@@ -203,7 +203,7 @@ async def api_cast(request: Request, ctx: Ctx) -> Response:
     changing one's vote), 403 when not on the roll, 422 for invalid choices (a forged option id, too many,
     too few, repeated). A refusal changes nothing."""
     require_user(ctx)
-    poll = await _poll(request, ctx)
+    poll = await polls.visible_poll(ctx.db, ctx.actor, request.path_params["poll_id"], to_vote=True)
     await limit_votes(ctx)
     body = await json_body(request, CastBallot)
     raw = body.get(CHOICES_FIELD)
