@@ -121,26 +121,28 @@ def tally_weight(value: Decimal) -> str:
 
 # --- the roll entry of a person --------------------------------------------------------------------
 
-async def roll_entry(session: AsyncSession, actor: Actor, poll: Poll) -> PollVoter | None:
+async def roll_entry(session: AsyncSession, actor: Actor, poll: Poll, *, lock: bool = False) -> PollVoter | None:
     """The actor's entry on the frozen roll (for household polls: their household's, if they are a
-    verified resident bound to it), or None."""
+    verified resident bound to it), or None. ``lock``: read it ``FOR UPDATE`` (casting)."""
     if actor.user_id is None or poll.state is PollState.draft:
         return None
     if not poll.by_household:
-        return await session.scalar(_entry_statement("user_id"), {"of_poll": poll.id, "entry": actor.user_id})
+        return await session.scalar(_entry_statement("user_id", lock), {"of_poll": poll.id, "entry": actor.user_id})
     user = await session.get(User, actor.user_id)
     if user is None or user.household_id is None or user.verified_at is None or user.deleted_at is not None:
         return None
-    return await session.scalar(_entry_statement("household_id"), {"of_poll": poll.id, "entry": user.household_id})
+    return await session.scalar(_entry_statement("household_id", lock),
+                                {"of_poll": poll.id, "entry": user.household_id})
 
 
 @cache
-def _entry_statement(by: str) -> Any:
+def _entry_statement(by: str, lock: bool = False) -> Any:
     """The roll entry of ``:of_poll`` whose ``by`` column (``user_id`` or ``household_id``) is ``:entry``;
-    built once per column (a refused second ballot of a vote storm reads it)."""
+    built once per variant (a refused second ballot of a vote storm reads it, locked and refreshed)."""
     column = PollVoter.user_id if by == "user_id" else PollVoter.household_id
-    return select(PollVoter).where(PollVoter.poll_id == bindparam("of_poll", type_=Integer),
-                                   column == bindparam("entry", type_=Integer))
+    statement = select(PollVoter).where(PollVoter.poll_id == bindparam("of_poll", type_=Integer),
+                                        column == bindparam("entry", type_=Integer))
+    return statement.with_for_update().execution_options(populate_existing=True) if lock else statement
 
 
 async def not_on_roll_reason(session: AsyncSession, actor: Actor, poll: Poll) -> Message:
@@ -179,7 +181,7 @@ async def cast_ballot(session: AsyncSession, actor: Actor, poll: Poll, choices: 
     voter: RollEntry | None = (None if poll.by_household
                                else await _claim(session, poll, "user_id", actor.user_id, actor, now))
     if voter is None:
-        voter = await roll_entry(session, actor, poll)
+        voter = await roll_entry(session, actor, poll, lock=True)
         if voter is None:
             raise Forbidden(await not_on_roll_reason(session, actor, poll))
         if not poll.by_household or await _claim(session, poll, "id", voter.id, actor, now) is None:
@@ -242,12 +244,13 @@ async def _claim(session: AsyncSession, poll: Poll, by: str, entry: int | None, 
     return row
 
 
-async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: RollEntry, chosen: list[int], code: str,
+async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVoter, chosen: list[int], code: str,
                   receipt_key: bytes) -> CastResult:
-    channel, cast_by = (await session.execute(_entry_lock_statement(), {"entry": voter.id})).one()
-    if channel is Channel.paper:
+    """A second ballot on ``voter``, an entry read ``FOR UPDATE`` (``roll_entry(…, lock=True)``) that is
+    claimed already: replaced where the poll allows it, else refused."""
+    if voter.channel is Channel.paper:
         raise Conflict(msg(VOTED_ON_PAPER))
-    if poll.by_household and cast_by != actor.user_id:
+    if poll.by_household and voter.cast_by_id != actor.user_id:
         raise Conflict(msg(HOUSEHOLD_VOTED))
     if not poll.allow_change:
         raise Conflict(msg(ALREADY_VOTED))
@@ -263,12 +266,6 @@ async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: RollEn
         raise Conflict(msg(ALREADY_VOTED))
     await audit.record(session, "poll.vote_changed", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip)
     return CastResult(code, changed=True)
-
-
-@cache
-def _entry_lock_statement() -> Any:
-    return (select(PollVoter.channel, PollVoter.cast_by_id).where(PollVoter.id == bindparam("entry", type_=Integer))
-            .with_for_update())
 
 
 @cache

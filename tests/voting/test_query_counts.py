@@ -19,8 +19,8 @@ BUDGET = {
     "ballot": 8,  # (6; 13, then 8 and 7 before) who is asking with their grants, the poll with its area and
     #               options read FOR SHARE (its lock), the rate limit (one upsert returning the count), claiming
     #               the roll entry (returning it), the ballot, the audit event
-    "ballot_again": 8,  # (6) the refused second attempt: the same up to the failed claim, then the roll
-    #                     entry and its lock
+    "ballot_again": 7,  # (5; 7 before) the refused second attempt: the same up to the failed claim, then
+    #                     the roll entry read FOR UPDATE
 }
 
 
