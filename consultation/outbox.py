@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, event, select, update
+from sqlalchemy import ForeignKey, Index, String, Text, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from consultation.db import Base, utcnow
 
@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 200  # about four days at the 30-minute cap: outlives any planned outage
 MAX_BACKOFF = timedelta(minutes=30)
 # PostgreSQL channel a transaction that wrote outbox rows notifies on commit, so separate workers
-# (``yishiting worker``) wake at once instead of at their next poll.
+# (``yishiting worker``) wake at once instead of at their next poll. The notification is sent by a trigger
+# on the table (migration 0003), not by a statement of the transaction's own.
 NOTIFY_CHANNEL = "yishiting_outbox"
-_PENDING_NOTIFY = "outbox_notify"
 
 
 class OutboxMessage(Base):
@@ -53,20 +53,7 @@ BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
 def enqueue(session: AsyncSession, topic: str, payload: dict[str, Any]) -> OutboxMessage:
     message = OutboxMessage(topic=topic, payload=payload)
     session.add(message)
-    session.info[_PENDING_NOTIFY] = True
     return message
-
-
-@event.listens_for(Session, "before_commit")
-def _notify_workers(session: Session) -> None:
-    """NOTIFY inside the committing transaction: PostgreSQL delivers it only if the commit succeeds."""
-    if session.info.pop(_PENDING_NOTIFY, False) and session.get_bind().dialect.name == "postgresql":
-        session.connection().exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_notify(session: Session) -> None:
-    session.info.pop(_PENDING_NOTIFY, None)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -38,7 +38,7 @@ def test_upgrade_check_downgrade_upgrade(fresh_url: str) -> None:
     upgrade(fresh_url)
     check(fresh_url)  # raises if models and migrated schema differ
     assert {"user_account", "area", "household", "outbox_message", "audit_event"} <= asyncio.run(_tables(fresh_url))
-    downgrade(fresh_url, "-1")  # the newest migration only: comment rounds
+    downgrade(fresh_url, "0001")  # the comment rounds (0002) and the outbox's notify trigger (0003)
     assert not ROUND_TABLES & asyncio.run(_tables(fresh_url))
     assert "draft" in asyncio.run(_tables(fresh_url))
     downgrade(fresh_url, "base")

@@ -1,12 +1,13 @@
-"""On PostgreSQL a transaction that writes outbox rows NOTIFYs the workers' channel when it commits
-(and only then), and the worker's listener wakes on it: separate workers need not wait for a poll."""
+"""On PostgreSQL a transaction that writes outbox rows notifies the workers' channel when it commits
+(and only then), and the worker's listener wakes on it: separate workers need not wait for a poll. The
+notification comes from a trigger on the table (migration 0003): the transaction sends no NOTIFY itself."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 
 from consultation.outbox import NOTIFY_CHANNEL, OutboxMessage, enqueue
 from tests import harness
@@ -31,10 +32,14 @@ async def test_commit_with_outbox_rows_wakes_the_listener_and_rollback_does_not(
         await asyncio.sleep(0.3)
         assert not wake.is_set()
 
+        sent: list[str] = []
+        event.listen(engine.sync_engine, "before_cursor_execute",
+                     lambda conn, cursor, statement, *args: sent.append(statement))
         async with sessions() as session, session.begin():
             message = enqueue(session, "test.notify", {})
         async with asyncio.timeout(5):
             await wake.wait()
+        assert not [s for s in sent if "NOTIFY" in s.upper()], sent  # one statement fewer per transaction
 
         wake.clear()
         async with sessions() as session, session.begin():  # a transaction without outbox rows is silent
