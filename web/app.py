@@ -41,7 +41,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own_engine = None
         if app.state.sessionmaker is None:
-            own_engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+            # A fixed pool: under a surge a request beyond it waits for a connection instead of opening one
+            # (a new PostgreSQL backend, its handshake and every statement prepared again) and closing it.
+            own_engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                                               max_overflow=0)
             app.state.engine = own_engine
             app.state.sessionmaker = make_read_sessionmaker(own_engine)
             app.state.write_sessionmaker = make_write_sessionmaker(own_engine)

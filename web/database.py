@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 IMMEDIATE_OPTION = "sqlite_begin_immediate"
 
 
-def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None, **kwargs: Any) -> AsyncEngine:
+    """``pool_size`` and ``max_overflow`` (default: as many again) apply to PostgreSQL. An overflow
+    connection is closed when it is returned, so a process that keeps more requests in flight than its pool
+    opens and closes a connection for each request beyond it; app processes pass ``max_overflow=0``."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -24,7 +27,8 @@ def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
     # No pre-ping: it costs a round trip on every request (a third of the minimal page's time). A
     # connection the server closed (a PostgreSQL restart terminates every backend) is noticed without one:
     # asyncpg sees the socket close, and the checkout below swaps such a connection for a new one.
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **kwargs)
+    engine = create_async_engine(url, pool_size=pool_size,
+                                 max_overflow=pool_size if max_overflow is None else max_overflow, **kwargs)
     event.listen(engine.sync_engine, "checkout", _replace_closed)
     return engine
 

@@ -35,7 +35,7 @@ class Settings:
     run_worker_in_process: bool = True
     rate_limits: bool = True
     secure_cookies: bool = False
-    db_pool_size: int = 10
+    db_pool_size: int = 20  # the connections an app process keeps (PostgreSQL); no overflow beyond them
     freeze_heap: bool = False  # web.heap: short collector pauses for a long-running server process
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict)

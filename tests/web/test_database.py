@@ -52,3 +52,27 @@ async def test_read_sessions_run_without_a_transaction_and_writes_with_one() -> 
                 await session.commit()
     finally:
         await engine.dispose()
+
+
+async def test_an_app_process_keeps_its_connections_under_more_requests_than_its_pool() -> None:
+    """An overflow connection is closed when it is returned: an app process with one would open and close a
+    PostgreSQL connection for every request beyond its pool under a surge. The app's pool has none, so
+    concurrent requests beyond it wait for a connection and the backends stay the same."""
+    from web.app import create_app
+    from web.settings import Settings
+
+    settings = Settings(environment="test", database_url=os.environ["TEST_DATABASE_URL"], db_pool_size=3,
+                        run_worker_in_process=False, secret_key="test-secret-key-that-is-long-enough-000")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        sessions = app.state.sessionmaker
+
+        async def backend() -> int:
+            async with sessions() as session:
+                pid = int(await session.scalar(text("SELECT pg_backend_pid()")))
+                await asyncio.sleep(0.05)  # held, as a request holds its connection
+                return pid
+
+        pids = await asyncio.gather(*(backend() for _ in range(12)))
+        again = await asyncio.gather(*(backend() for _ in range(12)))
+        assert len(set(pids)) <= 3 and set(again) <= set(pids)
