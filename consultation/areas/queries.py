@@ -200,10 +200,9 @@ def _area_chain() -> Select[Area, int]:
 
 @cache
 def _area_children(level: AreaLevel) -> Executable:
-    """The household total of the area ``:area_id`` (path ``:path``) of ``level``, any level with sub-areas
-    (as ``household_count``)
-    beside its sub-areas with their counts (as ``children_with_counts``). The sub-areas are outer-joined
-    onto a one-row source, so the total comes back when there are none."""
+    """The household total of the area ``:area_id`` (path ``:path``) of ``level``, a level with sub-areas
+    (as ``household_count``), beside its sub-areas with their counts (as ``children_with_counts``). The
+    sub-areas are outer-joined onto a one-row source, so the total comes back when there are none."""
     area_id = bindparam("area_id", type_=Integer)
     if level is AreaLevel.community:
         total = select(func.count(Household.id)).where(Household.community_id == area_id)
