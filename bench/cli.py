@@ -23,7 +23,7 @@ from typing import Any
 import bench.drills
 import bench.rounds  # registers the comment surge and the round pages
 import bench.votes  # noqa: F401 - registers the vote storm and its kill drill
-from bench import database, machine, report, seed
+from bench import database, machine, report, seed, watch
 from bench.scales import SCALES
 from bench.scenarios import REGISTRY, RunContext, ScenarioResult
 from bench.services import AppServer, MeiliProcess, OutboxWorker, meili_problem, meili_version, rss_mb, run_cli
@@ -231,6 +231,9 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
         scenario = REGISTRY[name]
         assert scenario.runner is not None
         say(f"{name}: {scenario.description}")
+        server = ctx.extra.get("server")
+        # the drills kill workers on purpose; every other scenario is watched from its warm-up on
+        before = watch.mark(server) if server is not None and scenario.kind != "drill" else None
         try:
             if scenario.kind in ("ceiling", "load") and scenario.warm and warmup > 0:
                 _warm(ctx, name, warmup)
@@ -240,6 +243,10 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
             (ctx.work_dir / f"{name}.error.txt").write_text(traceback.format_exc(), encoding="utf-8")
             say(f"{name} FAILED to run: {exc}")
             continue
+        if before is not None and (deaths := watch.check(server, before)):
+            result.figures["worker_deaths"] = len(deaths.pids) or len(deaths.log_lines)
+            result.verdict = "FAIL"
+            result.notes.insert(0, deaths.note())
         results.append(result)
         if result.load is not None:
             load = result.load

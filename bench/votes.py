@@ -513,6 +513,7 @@ class Prepared:
 def _prepare(ctx: RunContext, name: str, title: str, *, cycle: bool = False) -> Prepared:
     pool = _pool(ctx)
     poll = asyncio.run(open_poll(ctx.database_url, pool, ctx.extra["secret_key"], title))
+    ctx.extra["storm_polls"] = int(ctx.extra.get("storm_polls") or 0) + 1  # on the community's page
     data_path = ctx.work_dir / f"{name}.voters.tsv"
     data_path.write_text(voter_lines(
         (i, pool.sessions[i], pool.csrf[i], choice_of(i, poll.options)) for i in range(len(pool.user_ids))),
@@ -674,5 +675,28 @@ def drill_vote_kill(ctx: RunContext, before_s: float = 3.0, between_s: float = 2
 register(Scenario("vote_storm", "load", "N eligible residents cast ballots at once (concurrency 64, each voter "
                   "twice at the same moment): ballots/s, p50/p99 and the exactly-once check against the database",
                   vote_storm, warm=False))
+def poll_page_uncached(ctx: RunContext) -> ScenarioResult:
+    """The vote-storm community's page (its open polls with their ballots) with a query string, so that no
+    request is served from the page cache: every answer renders the polls afresh. Under CPython 3.11.7 this
+    load crashed app workers (README, "Production"); the harness's worker watch fails the scenario if one dies."""
+    from bench.scenarios import UNCACHED
+    from bench.wrk import run_wrk
+
+    pool = _pool(ctx)
+    opened = 0
+    if not ctx.extra.get("storm_polls"):  # run alone: the page gets a poll of its own (without ballots)
+        asyncio.run(open_poll(ctx.database_url, pool, ctx.extra["secret_key"], "基准测试：是否同意更换门禁"))
+        opened = 1
+    path = f"/areas/{pool.area_id}?{UNCACHED}"
+    load = run_wrk(ctx.base_url, [path], duration=ctx.duration, concurrency=ctx.concurrency,
+                   work_dir=ctx.work_dir, name="poll_page_uncached", headers=ctx.anonymous_headers)
+    polls = int(ctx.extra.get("storm_polls") or 0) + opened
+    return ScenarioResult("poll_page_uncached", "load",
+                          {"tool": "wrk", "duration_s": ctx.duration, "concurrency": ctx.concurrency, "path": path},
+                          load=load, notes=[f"{polls} open poll(s) on the page, never from the page cache"])
+
+
+register(Scenario("poll_page_uncached", "load", "the vote-storm community's page with its open polls, never from "
+                  "the page cache (the load that crashed workers under CPython 3.11.7)", poll_page_uncached))
 register(Scenario("drill_vote_kill", "drill", "kill the server processes during a vote storm (workers, then the "
                   "master), restart, and prove every acknowledged ballot is stored exactly once", drill_vote_kill))
