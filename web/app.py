@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 import consultation.permissions  # noqa: F401 - registers every named permission
 from web import heap, routes
 from web.composition import Services, build_services
-from web.database import make_engine, make_read_sessionmaker, make_write_sessionmaker
+from web.database import make_engine, make_read_sessionmaker, make_statement_sessionmaker, make_write_sessionmaker
 from web.errors import EXCEPTION_HANDLERS
 from web.periodic import Periodic
 from web.routing import SegmentRouter
@@ -48,6 +48,7 @@ def create_app(
             app.state.engine = own_engine
             app.state.sessionmaker = make_read_sessionmaker(own_engine)
             app.state.write_sessionmaker = make_write_sessionmaker(own_engine)
+            app.state.statement_sessionmaker = make_statement_sessionmaker(own_engine)
         services = build_services(settings, app.state.write_sessionmaker)
         app.state.services = services
         if settings.freeze_heap:
@@ -83,6 +84,7 @@ def create_app(
     app.state.settings = settings
     app.state.sessionmaker = sessionmaker
     app.state.write_sessionmaker = sessionmaker
+    app.state.statement_sessionmaker = sessionmaker
     app.state.jinja = build_environment(auto_reload=not settings.production)
     app.state.after_commit = None
     return app

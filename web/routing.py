@@ -57,8 +57,10 @@ class RouteTable:
         self.routes: list[Route] = []
 
     def add(self, path: str, handler: Handler, *, methods: tuple[str, ...] = ("GET",), name: str | None = None,
-            csrf: bool = True) -> None:
-        self.routes.append(Route(path, _endpoint(handler, csrf=csrf), methods=list(methods),
+            csrf: bool = True, autocommit: bool = False) -> None:
+        """``autocommit``: every write the handler makes is one statement, atomic by itself, so on PostgreSQL
+        it runs without a transaction around it (``web.database.make_statement_sessionmaker``)."""
+        self.routes.append(Route(path, _endpoint(handler, csrf=csrf, autocommit=autocommit), methods=list(methods),
                                  name=name or handler.__name__))
 
     def get(self, path: str, name: str | None = None) -> Callable[[Handler], Handler]:
@@ -75,12 +77,11 @@ class RouteTable:
         return register
 
 
-def _endpoint(handler: Handler, *, csrf: bool) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(handler: Handler, *, csrf: bool, autocommit: bool = False) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         state = request.app.state
         writes = request.method not in SAFE_METHODS
-        sessionmaker: async_sessionmaker[AsyncSession] = state.write_sessionmaker if writes else state.sessionmaker
-        async with sessionmaker() as db:
+        async with sessionmaker_for(state, writes=writes, autocommit=autocommit)() as db:
             ctx = await load_context(request, db, request.app.state.settings)
             request.state.ctx = ctx
             try:
@@ -103,7 +104,16 @@ def _endpoint(handler: Handler, *, csrf: bool) -> Callable[[Request], Awaitable[
 
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__
+    endpoint.autocommit = autocommit  # type: ignore[attr-defined]  # for the tests: which routes run so
     return endpoint
+
+
+def sessionmaker_for(state: Any, *, writes: bool, autocommit: bool) -> async_sessionmaker[AsyncSession]:
+    """Reads: ``state.sessionmaker``; writes: ``state.write_sessionmaker``, or ``state.statement_sessionmaker``
+    for an ``autocommit`` route (``web.database``)."""
+    if not writes:
+        return state.sessionmaker
+    return state.statement_sessionmaker if autocommit else state.write_sessionmaker
 
 
 async def check_csrf(request: Request, ctx: Ctx) -> None:

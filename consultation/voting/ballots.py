@@ -6,6 +6,13 @@ is unique per poll as a second guard). On PostgreSQL a concurrent request for th
 the row lock, then finds it claimed. The poll row is read ``FOR SHARE`` so that closing (which updates
 it) waits for ballots being cast, and ballots cast after the close see it closed.
 
+On PostgreSQL each write of a ballot is one statement (``_cast_statement``, ``_change_statement``): the
+poll's share lock and state check, the claim, the ballot row and the audit event travel together in one
+``WITH`` statement, atomic by itself. A ballot therefore needs no transaction around it, and the JSON
+API casts in autocommit (``web.routing``'s ``autocommit`` routes): no ``BEGIN`` and ``COMMIT`` round trips
+(issue 6: the vote storm). SQLite, which has no data-modifying ``WITH``, runs the same steps one statement
+at a time in the request's transaction.
+
 The receipt code is ``HMAC(receipt_key, "poll:{poll}:voter:{roll entry}")``: the voter can be shown it
 again (it is recomputed), the database stores only its SHA-256, and without the key nobody can link a
 roll entry to its ballot.
@@ -21,16 +28,15 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, Protocol, cast
-from weakref import WeakKeyDictionary
 
-from sqlalchemy import Integer, Table, bindparam, insert, select, update
+from sqlalchemy import Integer, String, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from consultation import audit
 from consultation.accounts.models import User
+from consultation.audit import AuditEvent
 from consultation.db import UTCDateTime, utcnow
 from consultation.errors import N_, Conflict, Forbidden, Message, ValidationFailed, msg
 from consultation.policy import Actor
@@ -44,6 +50,7 @@ from consultation.voting.models import (
     PollOption,
     PollState,
     PollVoter,
+    new_ballot_id,
 )
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -169,13 +176,17 @@ async def cast_ballot(session: AsyncSession, actor: Actor, poll: Poll, choices: 
     in or not on the roll (Forbidden), invalid choices — forged option, too many, too few, repeated
     (ValidationFailed under ``choices``), a second ballot (Conflict)."""
     now = now or utcnow()
-    await _lock_poll(session, poll)
+    single = _single_statement_writes(session)
+    if not single:
+        await _lock_poll(session, poll)
     if (problem := policy.vote_problem(actor, poll, now)) is not None:
         raise policy.refusal(problem)
     chosen = [int(c) for c in choices]
     if (problem := tally.validate_choices(poll.kind.value, await _option_ids(session, poll), chosen,
                                           poll.min_choices, poll.max_choices)) is not None:
         raise ValidationFailed({"choices": problem})
+    if single:
+        return await _cast_in_one_statement(session, actor, poll, chosen, receipt_key, now)
     # The common case in one statement: a person's own roll entry, claimed by its user id. A household
     # poll's entry is the household's, found through the person first.
     voter: RollEntry | None = (None if poll.by_household
@@ -192,6 +203,117 @@ async def cast_ballot(session: AsyncSession, actor: Actor, poll: Poll, choices: 
     await audit.record(session, "poll.voted", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip,
                        after={"channel": Channel.online.value})
     return CastResult(code, changed=False)
+
+
+def _single_statement_writes(session: AsyncSession) -> bool:
+    """PostgreSQL: every write of a ballot is one ``WITH`` statement (see the module's docstring)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def _cast_in_one_statement(session: AsyncSession, actor: Actor, poll: Poll, chosen: list[int],
+                                 receipt_key: bytes, now: datetime) -> CastResult:
+    """PostgreSQL: read the actor's roll entry (its id makes the receipt), then claim it, store the ballot
+    and record the event in one statement that first takes the poll's share lock and checks it is still
+    open. When that statement claims nothing, the entry was claimed meanwhile (a double click, a paper
+    ballot) or the poll closed: the entry is read again and ``_change`` replaces or refuses."""
+    voter = await roll_entry(session, actor, poll)
+    if voter is None:
+        raise Forbidden(await not_on_roll_reason(session, actor, poll))
+    code = receipt_code(receipt_key, poll.id, voter.id)
+    if voter.voted_at is None:
+        values = {"id": new_ballot_id(), **ballot_values(receipt_key, poll, voter, code, chosen, Channel.online)}
+        row = (await session.execute(_cast_statement(), {
+            **_guard_values(poll, now), "entry": voter.id, "cast_by": actor.user_id,
+            **{f"b_{key}": value for key, value in values.items()},
+            **_event_values(actor, poll, "poll.voted", now, {"channel": Channel.online.value})})).one()
+        if row.claimed is not None:
+            for key, value in (("voted_at", now), ("channel", Channel.online), ("cast_by_id", actor.user_id)):
+                set_committed_value(voter, key, value)
+            return CastResult(code, changed=False)
+        if not row.open:
+            await _refuse_if_closed(session, actor, poll, now)
+        voter = await roll_entry(session, actor, poll, lock=True)  # refreshed: who claimed it, and how
+        assert voter is not None
+    return await _change(session, actor, poll, voter, chosen, code, receipt_key)
+
+
+def _guard_values(poll: Poll, now: datetime) -> dict[str, object]:
+    return {"of_poll": poll.id, "now": now}
+
+
+def _event_values(actor: Actor, poll: Poll, action: str, now: datetime, after: dict[str, Any] | None
+                  ) -> dict[str, object]:
+    return {"e_actor_id": actor.user_id, "e_action": action, "e_object_type": "poll", "e_object_id": str(poll.id),
+            "e_after": after, "e_ip": actor.ip, "e_created_at": now}
+
+
+async def _refuse_if_closed(session: AsyncSession, actor: Actor, poll: Poll, now: datetime) -> None:
+    """The poll's state and times as they are now (closed or cancelled meanwhile): refused if so."""
+    row = (await session.execute(_state_statement(), {"poll_id": poll.id})).one()
+    for key, value in row._mapping.items():
+        set_committed_value(poll, key, value)
+    if (problem := policy.vote_problem(actor, poll, now)) is not None:
+        raise policy.refusal(problem)
+
+
+def _open_poll_cte() -> Any:
+    """``WITH open_poll AS (SELECT id FROM poll WHERE id = :of_poll AND it takes ballots at :now FOR SHARE)``:
+    a close (which updates the row) waits for the statement, and a statement after the close finds no row."""
+    table = cast(Table, Poll.__table__)
+    now = bindparam("now", type_=UTCDateTime())
+    return (select(table.c.id)
+            .where(table.c.id == bindparam("of_poll", type_=Integer), table.c.state == PollState.open,
+                   table.c.closes_at > now, or_(table.c.opens_at.is_(None), table.c.opens_at <= now))
+            .with_for_update(read=True).cte("open_poll"))
+
+
+def _event_cte(source: Any) -> Any:
+    """``INSERT INTO audit_event … SELECT … FROM source`` (``:e_…`` values): the event, written only if ``source``
+    has a row (it has one at most)."""
+    table = cast(Table, AuditEvent.__table__)
+    columns = ["actor_id", "action", "object_type", "object_id", "after", "ip", "created_at"]
+    values = [bindparam(f"e_{name}", type_=table.c[name].type) for name in columns]
+    return insert(table).from_select(columns, select(*values).select_from(source)).cte("event")
+
+
+@cache
+def _cast_statement() -> Any:
+    """Claim entry ``:entry`` of the open poll ``:of_poll`` if nobody voted on it yet, insert the ballot
+    (``:b_…`` values) and the audit event (``:e_…``) for it; one row: ``open`` (the poll took ballots),
+    ``claimed`` (the entry's id, NULL when it was claimed already)."""
+    voters = cast(Table, PollVoter.__table__)
+    ballots = cast(Table, Ballot.__table__)
+    open_poll = _open_poll_cte()
+    claimed = (update(voters)
+               .where(voters.c.id == bindparam("entry", type_=Integer),
+                      voters.c.poll_id == select(open_poll.c.id).scalar_subquery(), voters.c.voted_at.is_(None))
+               .values(voted_at=bindparam("now", type_=UTCDateTime()), channel=Channel.online,
+                       cast_by_id=bindparam("cast_by", type_=Integer))
+               .returning(voters.c.id).cte("claimed"))
+    columns = ["id", "poll_id", "choices", "weight", "receipt_hash", "sealed", "channel", "voter_id"]
+    ballot = insert(ballots).from_select(
+        columns, select(*[bindparam(f"b_{name}", type_=ballots.c[name].type) for name in columns])
+        .select_from(claimed)).cte("new_ballot")
+    return (select(select(func.count()).select_from(open_poll).scalar_subquery().label("open"),
+                   select(claimed.c.id).scalar_subquery().label("claimed"))
+            .add_cte(ballot, _event_cte(claimed)))
+
+
+@cache
+def _change_statement(secret: bool) -> Any:
+    """Replace the ballot ``:receipt`` of the open poll ``:of_poll`` (``:sealed``, or ``:choices`` for open
+    polls) and record the event (``:e_…``); one row: ``open`` and ``changed`` (1, or 0 without such a ballot)."""
+    ballots = cast(Table, Ballot.__table__)
+    open_poll = _open_poll_cte()
+    value = "sealed" if secret else "choices"
+    changed = (update(ballots)
+               .where(ballots.c.poll_id == select(open_poll.c.id).scalar_subquery(),
+                      ballots.c.receipt_hash == bindparam("receipt", type_=String))
+               .values({value: bindparam(value, type_=ballots.c[value].type)})
+               .returning(ballots.c.id).cte("changed"))
+    return (select(select(func.count()).select_from(open_poll).scalar_subquery().label("open"),
+                   select(func.count()).select_from(changed).scalar_subquery().label("changed"))
+            .add_cte(_event_cte(changed)))
 
 
 async def _option_ids(session: AsyncSession, poll: Poll) -> list[int]:
@@ -259,6 +381,16 @@ async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVo
                                                          tally_weight(voter.weight))}
     else:
         values = {"choices": chosen}
+    if _single_statement_writes(session):
+        now = utcnow()
+        row = (await session.execute(_change_statement(poll.secret), {
+            **_guard_values(poll, now), "receipt": stored_key(receipt_key, poll, code), **values,
+            **_event_values(actor, poll, "poll.vote_changed", now, None)})).one()
+        if not row.open:
+            await _refuse_if_closed(session, actor, poll, now)
+        if row.changed != 1:
+            raise Conflict(msg(ALREADY_VOTED))
+        return CastResult(code, changed=True)
     result = await session.execute(
         update(Ballot).where(Ballot.poll_id == poll.id, Ballot.receipt_hash == stored_key(receipt_key, poll, code))
         .values(**values).execution_options(synchronize_session=False))
@@ -269,34 +401,19 @@ async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVo
 
 
 @cache
-def _lock_statement() -> Any:
-    return (select(Poll.state, Poll.opens_at, Poll.closes_at).where(Poll.id == bindparam("poll_id", type_=Integer))
-            .with_for_update(read=True))
-
-
-# Polls read ``FOR SHARE`` in a transaction (``queries.get_poll(…, to_vote=True)``), per transaction.
-_SHARE_LOCKED: WeakKeyDictionary[SessionTransaction, set[int]] = WeakKeyDictionary()
-
-
-def note_share_locked(session: AsyncSession, poll: Poll) -> None:
-    """``poll`` was just read ``FOR SHARE`` in the session's transaction: casting need not lock it again."""
-    transaction = session.sync_session.get_transaction()
-    if transaction is not None:
-        _SHARE_LOCKED.setdefault(transaction, set()).add(poll.id)
+def _state_statement(lock: bool = False) -> Any:
+    """The poll's state and times (``lock``: read ``FOR SHARE``)."""
+    statement = select(Poll.state, Poll.opens_at, Poll.closes_at).where(Poll.id == bindparam("poll_id", type_=Integer))
+    return statement.with_for_update(read=True) if lock else statement
 
 
 async def _lock_poll(session: AsyncSession, poll: Poll) -> None:
-    """Re-read the poll's state and times ``FOR SHARE`` (PostgreSQL): closing waits for this ballot. A
-    poll read that way in this transaction already (the ballot routes load it so) is not read again."""
-    transaction = session.sync_session.get_transaction()
-    if transaction is not None and poll.id in _SHARE_LOCKED.get(transaction, ()):
-        return
-    row = (await session.execute(_lock_statement(), {"poll_id": poll.id})).one()
+    """Re-read the poll's state and times ``FOR SHARE``, so that closing waits for this ballot (SQLite, where
+    the request's transaction holds the database's write lock anyway, reads them again)."""
+    row = (await session.execute(_state_statement(lock=True), {"poll_id": poll.id})).one()
     for key, value in row._mapping.items():
         set_committed_value(poll, key, value)
 
-
-# --- finding one's receipt again -------------------------------------------------------------------
 
 def household_member_not_caster(poll: Poll, voter: PollVoter, actor: Actor) -> bool:
     """A household poll whose ballot another member cast online (or that was cast on paper): this

@@ -157,7 +157,8 @@ BATCH_STATE_LABELS = {
 }
 
 
-def _new_ballot_id() -> str:
+def new_ballot_id() -> str:
+    """A ballot's id: random, so that its order tells nothing."""
     return str(uuid.uuid4())
 
 
@@ -274,7 +275,7 @@ class Ballot(Base):
     __tablename__ = "ballot"
     __table_args__ = (UniqueConstraint("poll_id", "receipt_hash"),)
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_ballot_id)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_ballot_id)
     poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"), index=True)
     choices: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
     weight: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(1))

@@ -44,32 +44,25 @@ ROLL_SEARCH_LIMIT = 50
 # --- access ----------------------------------------------------------------------------------------
 
 @cache
-def _poll_statement(to_vote: bool = False) -> Select[Poll]:
-    """``get_poll``'s statement, built once per variant (building it costs more than running it). The options
-    are joined too: a poll has a handful, and one statement is cheaper than a second one for them. To vote,
-    the poll's row is read ``FOR SHARE`` (closing waits for the ballot) and its values refreshed."""
-    statement = (select(Poll).where(Poll.id == bindparam("poll_id", type_=Integer))
-                 .options(joinedload(Poll.area, innerjoin=True), joinedload(Poll.options)))
-    if to_vote:
-        statement = statement.with_for_update(read=True, of=Poll).execution_options(populate_existing=True)
-    return statement
+def _poll_statement() -> Select[Poll]:
+    """``get_poll``'s statement, built once (building it costs more than running it). The options are joined
+    too: a poll has a handful, and one statement is cheaper than a second one for them."""
+    return (select(Poll).where(Poll.id == bindparam("poll_id", type_=Integer))
+            .options(joinedload(Poll.area, innerjoin=True), joinedload(Poll.options)))
 
 
-async def get_poll(session: AsyncSession, poll_id: int, *, to_vote: bool = False) -> Poll:
-    """The poll with its area and options; NotFound if there is none (no permission check). ``to_vote``: in a
-    transaction that casts a ballot, read it ``FOR SHARE`` at once, which spares the ballot its own lock
-    statement (``ballots._lock_poll``)."""
-    poll = (await session.execute(_poll_statement(to_vote), {"poll_id": poll_id})).unique().scalar_one_or_none()
+async def get_poll(session: AsyncSession, poll_id: int) -> Poll:
+    """The poll with its area and options; NotFound if there is none (no permission check). Casting locks
+    the poll itself (``ballots.cast_ballot``)."""
+    poll = (await session.execute(_poll_statement(), {"poll_id": poll_id})).unique().scalar_one_or_none()
     if poll is None:
         raise NotFound()
-    if to_vote:
-        ballots.note_share_locked(session, poll)
     return poll
 
 
-async def visible_poll(session: AsyncSession, actor: Actor, poll_id: int, *, to_vote: bool = False) -> Poll:
+async def visible_poll(session: AsyncSession, actor: Actor, poll_id: int) -> Poll:
     """``get_poll`` for someone: a draft they may not manage looks missing."""
-    poll = await get_poll(session, poll_id, to_vote=to_vote)
+    poll = await get_poll(session, poll_id)
     if not can(actor, "voting.view", poll):
         raise NotFound()
     return poll

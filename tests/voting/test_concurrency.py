@@ -62,6 +62,11 @@ async def committed() -> AsyncIterator[dict[str, Any]]:
         await harness.drop_postgres_database(name)
 
 
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine as the JSON API's ballot route uses it: no transaction around the request's statements."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 async def _cast(engine: AsyncEngine, poll_id: int, actor: Actor, choice: int) -> str:
     async with AsyncSession(engine, expire_on_commit=False) as session:
         poll = await queries.get_poll(session, poll_id)
@@ -156,27 +161,63 @@ async def test_a_paper_confirmation_racing_an_online_ballot_counts_the_voter_onc
     assert (results[0], len(online)) in (("confirmed", 0), ("refused", 10))
 
 
-async def test_closing_waits_for_a_ballot_whose_poll_was_read_to_vote(committed: dict[str, Any]) -> None:
-    """The ballot routes read the poll ``FOR SHARE`` when they load it (``get_poll(…, to_vote=True)``) and
-    the ballot takes no lock of its own then: a close that starts meanwhile still waits for the ballot,
-    which is counted."""
+async def test_in_autocommit_each_voter_trying_twice_at_once_still_gives_one_ballot_and_one_event(
+        committed: dict[str, Any]) -> None:
+    """The JSON API casts without a transaction (each write of a ballot is one statement): the double-click
+    storm still stores exactly one ballot, one roll mark and one audit event per voter."""
     engine, poll_id, actors, yes = committed["engine"], committed["poll_id"], committed["actors"], committed["yes"]
+    outcomes = await asyncio.gather(*(_cast(_autocommit(engine), poll_id, actor, yes)
+                                      for actor in actors for _ in range(2)))
+    receipts = [o for o in outcomes if o != "conflict"]
+    assert len(receipts) == VOTERS and len(set(receipts)) == VOTERS
+    assert await _counts(engine, poll_id) == (VOTERS, VOTERS, VOTERS)
+    async with AsyncSession(engine) as session:
+        events = await session.scalar(select(func.count(AuditEvent.id)).where(
+            AuditEvent.action == "poll.voted", AuditEvent.object_id == str(poll_id)))
+    assert events == VOTERS
 
-    async def close() -> None:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            await services.close_poll(session, committed["workers"][0], await queries.get_poll(session, poll_id),
-                                      receipt_key=RECEIPT_KEY)
-            await session.commit()
 
+async def _close(engine: AsyncEngine, committed: dict[str, Any]) -> None:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        await services.close_poll(session, committed["workers"][0],
+                                  await queries.get_poll(session, committed["poll_id"]), receipt_key=RECEIPT_KEY)
+        await session.commit()
+
+
+async def test_closing_waits_for_a_ballot_cast_in_a_transaction_which_is_counted(committed: dict[str, Any]) -> None:
+    """The ballot's statement takes the poll's share lock: in a transaction (the HTML form's), a close that
+    starts before the commit waits for it, and the ballot is counted."""
+    engine, poll_id, actors, yes = committed["engine"], committed["poll_id"], committed["actors"], committed["yes"]
     async with AsyncSession(engine, expire_on_commit=False) as voting:
-        poll = await queries.get_poll(voting, poll_id, to_vote=True)
-        closing = asyncio.create_task(close())
+        poll = await queries.get_poll(voting, poll_id)
+        cast = await ballots.cast_ballot(voting, actors[0], poll, [yes], receipt_key=RECEIPT_KEY)
+        closing = asyncio.create_task(_close(engine, committed))
         await asyncio.sleep(0.5)
         assert not closing.done()  # waiting for the ballot's share lock on the poll
-        cast = await ballots.cast_ballot(voting, actors[0], poll, [yes], receipt_key=RECEIPT_KEY)
         await voting.commit()
     await closing
     async with AsyncSession(engine) as session:
         published = (await session.scalars(select(PollChainEntry.receipt_hash)
                                            .where(PollChainEntry.poll_id == poll_id))).all()
     assert len(published) == 1 and cast.receipt
+
+
+async def test_a_ballot_in_autocommit_waits_for_a_close_under_way_and_is_refused(committed: dict[str, Any]) -> None:
+    """A close holds the poll's row until it commits; a ballot cast meanwhile (autocommit, as the API casts)
+    waits for it, then finds the poll closed: refused, nothing stored, the close's count unchanged."""
+    engine, poll_id, actors, yes = committed["engine"], committed["poll_id"], committed["actors"], committed["yes"]
+    assert await _cast(engine, poll_id, actors[1], yes) != "conflict"
+    async with AsyncSession(engine, expire_on_commit=False) as closing:
+        await services.close_poll(closing, committed["workers"][0], await queries.get_poll(closing, poll_id),
+                                  receipt_key=RECEIPT_KEY)
+        late = asyncio.create_task(_cast_refused(_autocommit(engine), poll_id, actors[0], yes))
+        await asyncio.sleep(0.5)
+        assert not late.done()  # waiting for the close's lock on the poll
+        await closing.commit()
+    assert await late == "refused"
+    async with AsyncSession(engine) as session:
+        published = await session.scalar(select(func.count(PollChainEntry.id)).where(PollChainEntry.poll_id == poll_id))
+        voted = await session.scalar(select(func.count(PollVoter.voted_at)).where(PollVoter.poll_id == poll_id))
+        events = await session.scalar(select(func.count(AuditEvent.id)).where(
+            AuditEvent.action == "poll.voted", AuditEvent.object_id == str(poll_id)))
+    assert (published, voted, events) == (1, 1, 1)

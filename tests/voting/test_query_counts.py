@@ -16,12 +16,17 @@ from tests.deliberation.helpers import make_world
 from tests.web.test_query_counts import statements
 
 BUDGET = {
-    "ballot": 8,  # (6; 13, then 8 and 7 before) who is asking with their grants, the poll with its area and
-    #               options read FOR SHARE (its lock), the rate limit (one upsert returning the count), claiming
-    #               the roll entry (returning it), the ballot, the audit event
-    "ballot_again": 7,  # (5; 7 before) the refused second attempt: the same up to the failed claim, then
-    #                     the roll entry read FOR UPDATE
+    # PostgreSQL (5; 13, then 8, 7 and 6 before): who is asking with their grants, the poll with its area and
+    # options, the rate limit (one upsert returning the count), the person's roll entry, then one statement
+    # that locks the poll, claims the entry, stores the ballot and records the event. The JSON API casts in
+    # autocommit there, so these are all its round trips (no BEGIN, no COMMIT).
+    "ballot": 5,
+    # (4; 7, then 5 before): the same up to the roll entry, which says the person has voted
+    "ballot_again": 4,
 }
+# SQLite runs the steps one statement at a time in the request's transaction: the poll's state read again,
+# the claim, the ballot, the event (7), and for the second attempt the failed claim and the entry (6).
+SQLITE_BUDGET = {"ballot": 7, "ballot_again": 6}
 
 
 async def test_casting_a_ballot(db: Any, connection: AsyncConnection, make_client: Any) -> None:
@@ -35,7 +40,8 @@ async def test_casting_a_ballot(db: Any, connection: AsyncConnection, make_clien
     with statements(connection) as again:
         repeat = await send(voter, "POST", f"/api/v1/polls/{poll.id}/ballots", {"choices": [yes]})
     assert repeat.status_code == 409, repeat.text
+    budget = SQLITE_BUDGET if connection.dialect.name == "sqlite" else BUDGET
     for name, seen in (("ballot", first), ("ballot_again", again)):
         listing = "\n".join(" ".join(s.split())[:160] for s in seen)
         print(f"{name}: {len(seen)} statements\n{listing}")
-        assert len(seen) <= BUDGET[name], f"{name}: {len(seen)} statements, budget {BUDGET[name]}:\n{listing}"
+        assert len(seen) <= budget[name], f"{name}: {len(seen)} statements, budget {budget[name]}:\n{listing}"

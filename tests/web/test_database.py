@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from tests import harness
-from web.database import make_engine, make_read_sessionmaker, make_write_sessionmaker
+from web.database import make_engine, make_read_sessionmaker, make_statement_sessionmaker, make_write_sessionmaker
 
 pytestmark = pytest.mark.skipif(harness.backend() != "postgres", reason="PostgreSQL connections and pool")
 
@@ -43,7 +43,9 @@ async def test_read_sessions_run_without_a_transaction_and_writes_with_one() -> 
     engine = make_engine(os.environ["TEST_DATABASE_URL"], pool_size=2)
     try:
         # now() is the transaction's start: it moves between the statements of a read session, not of a write one
+        # the statement sessions of the ``autocommit`` routes (casting a ballot) run without one too
         for sessionmaker, one_transaction in ((make_read_sessionmaker(engine), False),
+                                              (make_statement_sessionmaker(engine), False),
                                               (make_write_sessionmaker(engine), True)):
             async with sessionmaker() as session:
                 first = await session.scalar(text("SELECT now()"))

@@ -219,3 +219,23 @@ async def test_the_router_answers_as_starlettes_does(client: WebClient) -> None:
     assert slash.status_code in (307, 308) and slash.headers["location"].endswith("/login")
     assert (await client.get("/static/no-such-file.css")).status_code == 404
     assert (await client.get("/")).status_code == 200
+
+
+def test_only_the_ballot_route_runs_in_autocommit(app) -> None:  # type: ignore[no-untyped-def]
+    """An ``autocommit`` route runs without a transaction on PostgreSQL: only a handler whose every write is
+    one statement may be one (casting a ballot, ``consultation.voting.ballots``)."""
+    flagged = sorted(route.name for route in app.routes
+                     if getattr(getattr(route, "endpoint", None), "autocommit", False))
+    assert flagged == ["api_poll_cast"]
+
+
+def test_the_pipeline_picks_the_sessions_by_method_and_route() -> None:
+    from types import SimpleNamespace
+
+    from web.routing import sessionmaker_for
+
+    state = SimpleNamespace(sessionmaker="read", write_sessionmaker="write", statement_sessionmaker="statement")
+    assert sessionmaker_for(state, writes=False, autocommit=False) == "read"
+    assert sessionmaker_for(state, writes=False, autocommit=True) == "read"
+    assert sessionmaker_for(state, writes=True, autocommit=False) == "write"
+    assert sessionmaker_for(state, writes=True, autocommit=True) == "statement"

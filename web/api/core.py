@@ -202,7 +202,7 @@ class ApiTable(RouteTable):
     """Routes of the JSON API: documented, answered in the API's language rule."""
 
     def endpoint(self, path: str, method: str = "GET", *, summary: str, name: str | None = None,
-                 **doc: Any) -> Callable[[Handler], Handler]:
+                 autocommit: bool = False, **doc: Any) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             describe(path, method, summary=summary, name=name, **doc)(handler)
 
@@ -212,7 +212,7 @@ class ApiTable(RouteTable):
 
             answer.__name__ = handler.__name__
             answer.__doc__ = handler.__doc__
-            self.add(path, answer, methods=(method.upper(),), name=name or handler.__name__)
+            self.add(path, answer, methods=(method.upper(),), name=name or handler.__name__, autocommit=autocommit)
             return handler
 
         return register

@@ -194,7 +194,7 @@ async def api_poll(request: Request, ctx: Ctx) -> Response:
 
 
 @routes.endpoint(f"{POLL}/ballots", "POST", summary="Cast (or change) one's ballot", name="api_poll_cast", tag=TAG,
-                 request=CastBallot, signed_in=True,
+                 request=CastBallot, signed_in=True, autocommit=True,  # each write of casting is one statement
                  responses={201: ("Cast: keep the receipt code", Receipt),
                             200: ("Changed (polls that allow changing a vote): the earlier ballot was replaced",
                                   Receipt)})
@@ -203,7 +203,7 @@ async def api_cast(request: Request, ctx: Ctx) -> Response:
     changing one's vote), 403 when not on the roll, 422 for invalid choices (a forged option id, too many,
     too few, repeated). A refusal changes nothing."""
     require_user(ctx)
-    poll = await polls.visible_poll(ctx.db, ctx.actor, request.path_params["poll_id"], to_vote=True)
+    poll = await polls.visible_poll(ctx.db, ctx.actor, request.path_params["poll_id"])
     await limit_votes(ctx)
     body = await json_body(request, CastBallot)
     raw = body.get(CHOICES_FIELD)

@@ -227,7 +227,7 @@ async def poll_page(request: Request, ctx: Ctx) -> Response:
 @routes.post(f"{POLL}/vote", name="poll_vote")
 async def vote(request: Request, ctx: Ctx) -> Response:
     require_user(ctx)
-    poll = await polls.visible_poll(ctx.db, ctx.actor, request.path_params["poll_id"], to_vote=True)
+    poll = await polls.visible_poll(ctx.db, ctx.actor, request.path_params["poll_id"])
     await limit_votes(ctx)
     choices, shown = await ballot_choices(request, poll)
     try:
