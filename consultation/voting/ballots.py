@@ -415,6 +415,8 @@ async def _lock_poll(session: AsyncSession, poll: Poll) -> None:
         set_committed_value(poll, key, value)
 
 
+# --- finding one's receipt again -------------------------------------------------------------------
+
 def household_member_not_caster(poll: Poll, voter: PollVoter, actor: Actor) -> bool:
     """A household poll whose ballot another member cast online (or that was cast on paper): this
     member sees "your household has voted", not the receipt."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from consultation.db import utcnow
-from consultation.outbox import OutboxMessage, OutboxWorker, backoff, enqueue
+from consultation.outbox import BATCH_TOPIC_LIMIT, OutboxMessage, OutboxWorker, backoff, enqueue
+from tests import harness
 
 
 async def test_handler_runs_once_and_row_is_marked_done(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
@@ -156,3 +158,21 @@ async def test_one_bad_message_does_not_hold_back_its_batch(db, sessionmaker) ->
         select(OutboxMessage).execution_options(populate_existing=True))).all()}
     assert rows[2].processed_at is None and "cannot build document 2" in (rows[2].last_error or "")
     assert all(rows[n].processed_at is not None for n in (0, 1, 3, 4))
+
+
+@pytest.mark.skipif(harness.backend() != "postgres", reason="the batch limit applies to PostgreSQL's claims")
+async def test_a_surges_backlog_goes_to_the_index_in_calls_of_up_to_the_batch_limit(db, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    """Meilisearch takes about as long for 500 documents as for 50: a backlog of search updates is handed over
+    ``BATCH_TOPIC_LIMIT`` at a time, whatever the round's ``batch`` of single messages."""
+    sizes: list[int] = []
+
+    async def index_many(payloads: list[dict[str, Any]]) -> None:
+        sizes.append(len(payloads))
+
+    for n in range(BATCH_TOPIC_LIMIT + 120):
+        enqueue(db, "search.index", {"n": n})
+    await db.commit()
+    worker = OutboxWorker(sessionmaker, {}, batch_handlers={"search.index": index_many})
+    assert await worker.run_once(batch=50) == BATCH_TOPIC_LIMIT
+    assert await worker.drain() == 120
+    assert sizes == [BATCH_TOPIC_LIMIT, 120]
