@@ -675,6 +675,8 @@ def drill_vote_kill(ctx: RunContext, before_s: float = 3.0, between_s: float = 2
 register(Scenario("vote_storm", "load", "N eligible residents cast ballots at once (concurrency 64, each voter "
                   "twice at the same moment): ballots/s, p50/p99 and the exactly-once check against the database",
                   vote_storm, warm=False))
+
+
 def poll_page_uncached(ctx: RunContext) -> ScenarioResult:
     """The vote-storm community's page (its open polls with their ballots) with a query string, so that no
     request is served from the page cache: every answer renders the polls afresh. Under CPython 3.11.7 this

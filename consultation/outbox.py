@@ -107,7 +107,7 @@ class OutboxWorker:
         topic's call takes up to ``batch_limit`` of its due messages, however many ``batch`` says."""
         async with self.sessionmaker() as session:
             if session.get_bind().dialect.name == "postgresql":
-                # One row per transaction (or, for a batch topic, that topic's due rows up to the batch):
+                # One row per transaction (or, for a batch topic, that topic's due rows up to ``batch_limit``):
                 # they stay locked (SKIP LOCKED) while the handler runs, so parallel workers never share
                 # one, and a crash repeats at most the side effect in flight.
                 handled = 0
