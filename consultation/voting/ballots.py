@@ -197,7 +197,7 @@ async def cast_ballot(session: AsyncSession, actor: Actor, poll: Poll, choices: 
             raise Forbidden(await not_on_roll_reason(session, actor, poll))
         if not poll.by_household or await _claim(session, poll, "id", voter.id, actor, now) is None:
             return await _change(session, actor, poll, voter, chosen, receipt_code(receipt_key, poll.id, voter.id),
-                                 receipt_key)
+                                 receipt_key, now)
     code = receipt_code(receipt_key, poll.id, voter.id)
     await session.execute(_INSERT_BALLOT, ballot_values(receipt_key, poll, voter, code, chosen, Channel.online))
     await audit.record(session, "poll.voted", "poll", poll.id, actor_id=actor.user_id, ip=actor.ip,
@@ -234,7 +234,7 @@ async def _cast_in_one_statement(session: AsyncSession, actor: Actor, poll: Poll
             await _refuse_if_closed(session, actor, poll, now)
         voter = await roll_entry(session, actor, poll, lock=True)  # refreshed: who claimed it, and how
         assert voter is not None
-    return await _change(session, actor, poll, voter, chosen, code, receipt_key)
+    return await _change(session, actor, poll, voter, chosen, code, receipt_key, now)
 
 
 def _guard_values(poll: Poll, now: datetime) -> dict[str, object]:
@@ -367,7 +367,7 @@ async def _claim(session: AsyncSession, poll: Poll, by: str, entry: int | None, 
 
 
 async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVoter, chosen: list[int], code: str,
-                  receipt_key: bytes) -> CastResult:
+                  receipt_key: bytes, now: datetime) -> CastResult:
     """A second ballot on ``voter``, an entry read ``FOR UPDATE`` (``roll_entry(…, lock=True)``) that is
     claimed already: replaced where the poll allows it, else refused."""
     if voter.channel is Channel.paper:
@@ -382,7 +382,6 @@ async def _change(session: AsyncSession, actor: Actor, poll: Poll, voter: PollVo
     else:
         values = {"choices": chosen}
     if _single_statement_writes(session):
-        now = utcnow()
         row = (await session.execute(_change_statement(poll.secret), {
             **_guard_values(poll, now), "receipt": stored_key(receipt_key, poll, code), **values,
             **_event_values(actor, poll, "poll.vote_changed", now, None)})).one()
