@@ -24,6 +24,8 @@ from sqlalchemy import Enum as SAEnum
 
 import consultation.models  # noqa: F401 - the complete metadata
 from bench.scales import Scale
+from bench.seed_decisions import Decisions, seed_decisions
+from consultation.clock import local_today
 from consultation.db import Base
 
 PASSWORD = "bench-Password-2024"  # noqa: S105 - every seeded account shares it (hashed once)
@@ -147,6 +149,7 @@ class Seeded:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     round: SeededRound | None = None  # the open draft comment round (scales with round_comments)
+    decisions: Decisions | None = None  # sessions, resolutions and agreed actions of the decided topics
 
 
 def _name(rng: random.Random) -> str:
@@ -284,6 +287,14 @@ async def seed(conn: asyncpg.Connection, scale: Scale, password_hash: str, *, se
     out.topic_ids = [t["id"] for t in topics]
     out.hot_topic_id = topics[0]["id"]
     out.search_terms = sorted({issue for _, issue, _ in ISSUES} | {"电梯", "停车", "充电桩", "物业", "垃圾"})
+
+    # --- units, sessions, resolutions and agreed actions ---------------------------------------------
+    workers = {area_row["id"]: scale.residents + 1 + i for i, area_row in enumerate(communities + streets)}
+    out.decisions = await seed_decisions(conn, copy_rows, rng, topics=topics, communities=communities,
+                                         streets=streets, city_id=city["id"],
+                                         residents_by_community=residents_by_community, worker_of=workers,
+                                         today=local_today())
+    counts.update(out.decisions.counts)
 
     # --- comments: only once the comments capability exists -----------------------------------------
     seeder = comment_seeder()

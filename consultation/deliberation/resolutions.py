@@ -15,9 +15,9 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, bindparam, select
+from sqlalchemy import Integer, Select, String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from consultation import audit
 from consultation.areas.models import Area, Unit
@@ -249,11 +249,12 @@ def _parse_date(raw: str) -> date | None:
 # --- reads ---------------------------------------------------------------------------------------
 
 async def resolution_of(session: AsyncSession, topic_id: int) -> Resolution | None:
-    """The topic's resolution with its actions and their units (``None`` while undecided)."""
+    """The topic's resolution with its minutes' agenda item, its actions and their units (``None`` while
+    undecided): two statements, the second only for a decided topic."""
     return await session.scalar(
         select(Resolution).where(Resolution.topic_id == topic_id)
-        .options(selectinload(Resolution.actions).selectinload(AgreedAction.unit),
-                 selectinload(Resolution.meeting_agenda_item))
+        .options(selectinload(Resolution.actions).joinedload(AgreedAction.unit, innerjoin=True),
+                 joinedload(Resolution.meeting_agenda_item))
     )
 
 
@@ -268,15 +269,29 @@ async def published_minutes_for(session: AsyncSession, topic: Topic) -> list[Mee
     )).all())
 
 
-async def recent_in(session: AsyncSession, area: Area, limit: int = 5) -> list[Resolution]:
-    """The latest resolutions on topics in ``area`` and below, newest first, with their topics."""
-    return list((await session.scalars(_recent_statement(), {"path": area.path, "limit": limit})).all())
+@dataclass(frozen=True)
+class RecentResolution:
+    """A line of an area page's "recent resolutions": the resolution (its topic and the topic's area
+    loaded) and how many actions were agreed."""
+
+    resolution: Resolution
+    actions: int
+
+
+async def recent_in(session: AsyncSession, area: Area, limit: int = 5) -> list[RecentResolution]:
+    """The latest resolutions on topics in ``area`` and below, newest first: one statement."""
+    rows = (await session.execute(_recent_statement(), {"path": area.path, "limit": limit})).all()
+    return [RecentResolution(row[0], row[1]) for row in rows]
 
 
 @cache
-def _recent_statement() -> Select[Resolution]:
-    """``recent_in``'s statement, built once; parameters ``:path`` and ``:limit``."""
-    return (select(Resolution).join(Topic, Topic.id == Resolution.topic_id).join(Area, Area.id == Topic.area_id)
+def _recent_statement() -> Select[Any]:
+    """``recent_in``'s statement, built once; parameters ``:path`` and ``:limit``. The topic and its area
+    come from the joins the filter needs anyway, the number of actions from a correlated count."""
+    actions = (select(func.count(AgreedAction.id)).where(AgreedAction.resolution_id == Resolution.id)
+               .correlate(Resolution).scalar_subquery())
+    return (select(Resolution, actions).join(Topic, Topic.id == Resolution.topic_id)
+            .join(Area, Area.id == Topic.area_id)
             .where(Area.path.startswith(bindparam("path", type_=String)))
-            .options(selectinload(Resolution.topic).selectinload(Topic.area), selectinload(Resolution.actions))
+            .options(contains_eager(Resolution.topic).contains_eager(Topic.area))
             .order_by(Resolution.recorded_at.desc(), Resolution.id.desc()).limit(bindparam("limit", type_=Integer)))

@@ -10,7 +10,7 @@ from functools import cache
 
 from sqlalchemy import Integer, Select, String, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, contains_eager, selectinload
 
 from consultation.accounts.models import Role, User
 from consultation.areas.models import Area, AreaLevel
@@ -139,17 +139,20 @@ def _upcoming_in(area: Area) -> Select[Meeting]:
 @cache
 def _upcoming_statement(compound: bool) -> Select[Meeting]:
     """``upcoming_for_area``'s statement, built once per kind of area (building it costs more than
-    running it); parameters ``:now``, ``:limit`` and ``:community_id`` (compound) or ``:path``."""
+    running it); parameters ``:now``, ``:limit`` and ``:community_id`` (compound) or ``:path``. The
+    community comes from the join; the agenda is not loaded (the area page lists sessions without it)."""
     query = (select(Meeting).join(Area, Area.id == Meeting.community_id)
              .where(Meeting.state == MeetingState.scheduled,
                     Meeting.ends_at > bindparam("now", type_=UTCDateTime())))
     query = (query.where(Meeting.community_id == bindparam("community_id", type_=Integer)) if compound
              else query.where(Area.path.startswith(bindparam("path", type_=String))))
-    return _full(query).order_by(Meeting.starts_at).limit(bindparam("limit", type_=Integer))
+    return (query.options(contains_eager(Meeting.community)).order_by(Meeting.starts_at, Meeting.id)
+            .limit(bindparam("limit", type_=Integer)))
 
 
 async def upcoming_for_area(session: AsyncSession, area: Area, limit: int = LIST_LIMIT) -> list[Meeting]:
-    """Scheduled sessions that have not ended, in the area's community (see ``_upcoming_in``)."""
+    """Scheduled sessions that have not ended, in the area's community (see ``_upcoming_in``), with their
+    communities (not their agendas): one statement."""
     compound = area.level is AreaLevel.compound
     params = {"now": utcnow(), "limit": limit,
               **({"community_id": area.parent_id} if compound else {"path": area.path})}

@@ -12,26 +12,29 @@ statement at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.applications import Starlette
 
 from consultation.accounts.models import Role
 from consultation.areas import services as areas
-from consultation.areas.models import AreaLevel
+from consultation.areas.models import AreaLevel, Unit
 from consultation.comments import services as comment_services
-from consultation.deliberation import services
-from consultation.deliberation.models import Topic, TopicState
+from consultation.deliberation import resolutions, services
+from consultation.deliberation.models import DEFAULT_COSIGN_THRESHOLD, CommunitySettings, Topic, TopicState
+from consultation.deliberation.resolution_models import Method
 from consultation.drafts import services as draft_services
 from consultation.policy import Actor, Grant
 from tests.conftest import WebClient
 from tests.deliberation.helpers import World, actor_of, in_triage, make_world, raise_topic
 from tests.drafts.helpers import text
 from tests.factories import PASSWORD, identifier, make_user
+from tests.meetings.helpers import agenda_topic, schedule
+from tests.resolutions.helpers import deciding, in_days, today, units
 from web.page_cache import cache_of
 
 # Statements per page: measured when this test was written (in brackets) plus a margin of two. The
@@ -48,6 +51,7 @@ BUDGET = {
     #                     counts, the comment page (replies, authors, reactions), timeline
     "topic_page_signed_in": 11,  # (9) + who is asking; co-sign, follow and own reactions ride along
     "topic_page_staff": 11,  # (9)
+    "topic_page_decided": 11,  # (9) anonymous, decided: + the agreed actions with their units
     "topic_list_api": 4,  # (2) /api/v1/topics?area=: the area, the page with its total
     "search_page": 13,  # (11) database fallback search: hits, total and one count per facet
     "my_topics": 6,  # (4)
@@ -156,14 +160,41 @@ async def test_home_page(app: Starlette, db: AsyncSession, connection: AsyncConn
     check("home_signed_in", "/", signed_in, await count(app, connection, client, "/"))
 
 
+async def decided_and_scheduled(db: AsyncSession, world: World, units: Sequence[Unit], n: int, *, tag: str) -> None:
+    """``n`` topics of community A decided by consensus with two agreed actions each (every other one
+    placed in compound A, so the compound lists it too), and a coming session with ``n`` agenda items."""
+    worker = actor_of(world.worker_a, world)
+    for i in range(n):
+        topic = await deciding(db, world, title=f"{tag}议定事项{i}")
+        rows = [resolutions.ActionDraft(f"{tag}行动{i}-{k}", str(unit.id), in_days(30)) for k, unit in enumerate(units)]
+        await resolutions.record_resolution(db, worker, topic, method=Method.consensus, outcome="agreed",
+                                            summary=f"{tag}同意。", decided_on=today().isoformat(),
+                                            minutes_reference="居委会议事记录本", actions=rows)
+        if i % 2 == 0:
+            await db.execute(update(Topic).where(Topic.id == topic.id).values(area_id=world.city.compound_a.id))
+    await schedule(db, world, [await agenda_topic(db, world, title=f"{tag}待议{i}") for i in range(n)],
+                   title=f"{tag}居民议事会")
+    # the helpers lowered the co-sign threshold to one: restore it for ``more_topics``' co-signs
+    await db.merge(CommunitySettings(community_id=world.city.community_a.id, cosign_threshold=DEFAULT_COSIGN_THRESHOLD))
+    await db.flush()
+
+
 async def test_area_home_and_compound_page(app: Starlette, db: AsyncSession, connection: AsyncConnection,
                                            client: WebClient) -> None:
+    """With the sections that follow a decision filled: recent resolutions (with their topics, areas and
+    actions) and coming sessions (with their communities)."""
     world = await make_world(db, neighbours=6)
+    serving = (await units(db, world))[:2]
     await more_topics(db, world, 1, tag="一")
+    await decided_and_scheduled(db, world, serving, 1, tag="一")
     community, compound = world.city.community_a.id, world.city.compound_a.id
     before = await count(app, connection, client, f"/areas/{community}")
     compound_before = await count(app, connection, client, f"/areas/{compound}")
+    for page in (f"/areas/{community}", f"/areas/{compound}"):
+        html = (await client.get(page)).text
+        assert "一议定事项0" in html and "一居民议事会" in html, page
     await more_topics(db, world, 6, tag="二")
+    await decided_and_scheduled(db, world, serving, 4, tag="二")
     check("area_home", f"/areas/{community}", before, await count(app, connection, client, f"/areas/{community}"))
     check("compound_page", f"/areas/{compound}", compound_before,
           await count(app, connection, client, f"/areas/{compound}"))
@@ -211,6 +242,27 @@ async def test_topic_page(app: Starlette, db: AsyncSession, connection: AsyncCon
     # warm: an anonymous visitor's page comes from the cache; a signed-in person's never does
     assert await count(app, connection, client, path, cold=False) == 0, _last
     assert await count(app, connection, resident, path, cold=False) == signed_in
+
+
+async def test_topic_page_of_a_decided_topic(app: Starlette, db: AsyncSession, connection: AsyncConnection,
+                                             client: WebClient) -> None:
+    """A decided topic's page shows its resolution with the agreed actions and their units: the same
+    count with one action and few comments as with five actions and many."""
+    world = await make_world(db, neighbours=6)
+    serving = await units(db, world)
+    pages = []
+    for n, actions in ((2, 1), (30, 5)):
+        topic = await deciding(db, world, title=f"议定事项{n}")
+        await add_comments(db, world, topic, n)  # a decided topic is closed for comments
+        rows = [resolutions.ActionDraft(f"行动{k}", str(serving[k % 2].id), in_days(30 + k)) for k in range(actions)]
+        await resolutions.record_resolution(db, actor_of(world.worker_a, world), topic, method=Method.consensus,
+                                            outcome="agreed", summary="同意。", decided_on=today().isoformat(),
+                                            minutes_reference="居委会议事记录本", actions=rows)
+        pages.append(f"/topics/{topic.id}")
+    html = (await client.get(pages[1])).text
+    assert "行动4" in html and serving[0].name in html
+    check("topic_page_decided", pages[1], await count(app, connection, client, pages[0]),
+          await count(app, connection, client, pages[1]))
 
 
 async def test_topic_list_api(app: Starlette, db: AsyncSession, connection: AsyncConnection,
