@@ -9,6 +9,7 @@ resolution leaves the topic where it was.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from consultation import audit
-from consultation.areas.models import Area, Unit
+from consultation.areas.models import Area, AreaLevel, Unit
 from consultation.clock import TIMEZONE, local_today
-from consultation.deliberation import resolution_policy, services
+from consultation.deliberation import resolution_policy, rules, services
 from consultation.deliberation.models import Topic, TopicState
 from consultation.deliberation.resolution_models import (
     ACTION_DESCRIPTION_MAX,
@@ -280,18 +281,38 @@ class RecentResolution:
 
 async def recent_in(session: AsyncSession, area: Area, limit: int = 5) -> list[RecentResolution]:
     """The latest resolutions on topics in ``area`` and below, newest first: one statement."""
-    rows = (await session.execute(_recent_statement(), {"path": area.path, "limit": limit})).all()
+    scope = _recent_scope(area.level)
+    params = {"limit": limit, "scope": area.path if scope is _Scope.path else area.id}
+    rows = (await session.execute(_recent_statement(scope), params)).all()
     return [RecentResolution(row[0], row[1]) for row in rows]
 
 
+class _Scope(enum.Enum):
+    """How ``recent_in`` finds an area's topics: a compound's by their area, a community's by their
+    community (both indexed), a higher area's by the path prefix of their area (no index serves ``LIKE
+    :path || '%'`` under a non-C collation: it reads the areas, of which there are a few thousand)."""
+
+    compound = "compound"
+    community = "community"
+    path = "path"
+
+
+def _recent_scope(level: AreaLevel) -> _Scope:
+    return {AreaLevel.compound: _Scope.compound, AreaLevel.community: _Scope.community}.get(level, _Scope.path)
+
+
 @cache
-def _recent_statement() -> Select[Any]:
-    """``recent_in``'s statement, built once; parameters ``:path`` and ``:limit``. The topic and its area
-    come from the joins the filter needs anyway, the number of actions from a correlated count."""
+def _recent_statement(scope: _Scope) -> Select[Any]:
+    """``recent_in``'s statement, built once per scope; parameters ``:scope`` (an area id or a path) and
+    ``:limit``. The topic and its area come from the joins, the number of actions from a correlated count."""
     actions = (select(func.count(AgreedAction.id)).where(AgreedAction.resolution_id == Resolution.id)
                .correlate(Resolution).scalar_subquery())
-    return (select(Resolution, actions).join(Topic, Topic.id == Resolution.topic_id)
-            .join(Area, Area.id == Topic.area_id)
-            .where(Area.path.startswith(bindparam("path", type_=String)))
-            .options(contains_eager(Resolution.topic).contains_eager(Topic.area))
+    query = (select(Resolution, actions).join(Topic, Topic.id == Resolution.topic_id)
+             .join(Area, Area.id == Topic.area_id))
+    if scope is _Scope.path:
+        query = query.where(Area.path.startswith(bindparam("scope", type_=String)))
+    else:  # the state lets PostgreSQL start from the area's few decided topics (ix_topic_community_state)
+        column = Topic.area_id if scope is _Scope.compound else Topic.community_id
+        query = query.where(column == bindparam("scope", type_=Integer), Topic.state.in_(rules.DECIDED_STATES))
+    return (query.options(contains_eager(Resolution.topic).contains_eager(Topic.area))
             .order_by(Resolution.recorded_at.desc(), Resolution.id.desc()).limit(bindparam("limit", type_=Integer)))

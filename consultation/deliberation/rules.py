@@ -56,6 +56,18 @@ TRIAGE_EXITS = frozenset({S.deliberating, S.declined, S.referred, S.merged})
 ADVANCE_SOURCES = frozenset({step.source for step in STEPS if step.by is By.WORKER} - {S.triage})
 
 
+def _reachable_from(states: frozenset[S]) -> frozenset[S]:
+    found = set(states)
+    while grown := {s.target for s in STEPS if s.source in found} - found:
+        found |= grown
+    return frozenset(found)
+
+
+# The states of a topic that has a resolution: a resolution is recorded on the way into them, and no
+# step leads back out (queries use this to find decided topics by an index on the state).
+DECIDED_STATES = _reachable_from(frozenset({step.target for step in STEPS if step.needs_resolution}))
+
+
 def step(source: S, target: S) -> Step | None:
     return _BY_PAIR.get((source, target))
 

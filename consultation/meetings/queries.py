@@ -131,20 +131,32 @@ def _upcoming_in(area: Area) -> Select[Meeting]:
     community's; a street, district or city shows those of every community below)."""
     query = (select(Meeting).join(Area, Area.id == Meeting.community_id)
              .where(Meeting.state == MeetingState.scheduled, Meeting.ends_at > utcnow()))
-    if area.level is AreaLevel.compound:
-        return query.where(Meeting.community_id == area.parent_id)
+    if (community_id := _community_of(area)) is not None:
+        return query.where(Meeting.community_id == community_id)
     return query.where(Area.path.startswith(area.path))
 
 
+def _community_of(area: Area) -> int | None:
+    """The community whose sessions ``area`` lists (itself, or a compound's parent); ``None`` above the
+    community level, where the sessions of every community below are found by path."""
+    if area.level is AreaLevel.community:
+        return area.id
+    if area.level is AreaLevel.compound:
+        return area.parent_id
+    return None
+
+
 @cache
-def _upcoming_statement(compound: bool) -> Select[Meeting]:
+def _upcoming_statement(by_community: bool) -> Select[Meeting]:
     """``upcoming_for_area``'s statement, built once per kind of area (building it costs more than
-    running it); parameters ``:now``, ``:limit`` and ``:community_id`` (compound) or ``:path``. The
-    community comes from the join; the agenda is not loaded (the area page lists sessions without it)."""
+    running it); parameters ``:now``, ``:limit`` and ``:community_id`` or ``:path``. A community's
+    sessions are found by its id, not by a path prefix (no index serves ``LIKE :path || '%'`` under a
+    non-C collation, so that would read every area). The community comes from the join; the agenda is
+    not loaded (the area page lists sessions without it)."""
     query = (select(Meeting).join(Area, Area.id == Meeting.community_id)
              .where(Meeting.state == MeetingState.scheduled,
                     Meeting.ends_at > bindparam("now", type_=UTCDateTime())))
-    query = (query.where(Meeting.community_id == bindparam("community_id", type_=Integer)) if compound
+    query = (query.where(Meeting.community_id == bindparam("community_id", type_=Integer)) if by_community
              else query.where(Area.path.startswith(bindparam("path", type_=String))))
     return (query.options(contains_eager(Meeting.community)).order_by(Meeting.starts_at, Meeting.id)
             .limit(bindparam("limit", type_=Integer)))
@@ -153,10 +165,10 @@ def _upcoming_statement(compound: bool) -> Select[Meeting]:
 async def upcoming_for_area(session: AsyncSession, area: Area, limit: int = LIST_LIMIT) -> list[Meeting]:
     """Scheduled sessions that have not ended, in the area's community (see ``_upcoming_in``), with their
     communities (not their agendas): one statement."""
-    compound = area.level is AreaLevel.compound
+    community_id = _community_of(area)
     params = {"now": utcnow(), "limit": limit,
-              **({"community_id": area.parent_id} if compound else {"path": area.path})}
-    return list((await session.scalars(_upcoming_statement(compound), params)).all())
+              **({"community_id": community_id} if community_id is not None else {"path": area.path})}
+    return list((await session.scalars(_upcoming_statement(community_id is not None), params)).all())
 
 
 async def upcoming_page_for_area(session: AsyncSession, area: Area, *, offset: int = 0,

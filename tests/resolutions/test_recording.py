@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from consultation.audit import AuditEvent
 from consultation.deliberation import queries as topics
-from consultation.deliberation import services
+from consultation.deliberation import rules, services
 from consultation.deliberation.models import TopicState
 from consultation.deliberation.resolution_models import ActionStatus, AgreedAction, Method, Outcome, Resolution
 from consultation.errors import InvalidState
@@ -207,3 +207,15 @@ async def test_more_rows_without_javascript_keeps_what_was_typed(client: WebClie
     assert (await client.submit(url, rows)).status_code == 303
     resolution = await db.scalar(select(Resolution).where(Resolution.topic_id == topic.id))
     assert await count(db, AgreedAction, AgreedAction.resolution_id == resolution.id) == 20
+
+
+def test_the_decided_states_are_those_after_a_resolution_and_none_leads_out() -> None:
+    """``rules.DECIDED_STATES`` (which the area page's "recent resolutions" filters on) is every state a
+    topic with a resolution can be in: entered only by recording one, and closed under the lifecycle."""
+    assert rules.DECIDED_STATES == {TopicState.decided_agreed, TopicState.decided_not_agreed, TopicState.publicised,
+                                    TopicState.in_action, TopicState.evaluated}
+    for step in rules.STEPS:
+        if step.source in rules.DECIDED_STATES:
+            assert step.target in rules.DECIDED_STATES, step
+        elif step.target in rules.DECIDED_STATES:
+            assert step.needs_resolution, step
