@@ -23,7 +23,7 @@ from typing import Any
 import bench.drills
 import bench.rounds  # registers the comment surge and the round pages
 import bench.votes  # noqa: F401 - registers the vote storm and its kill drill
-from bench import database, machine, report, seed, watch
+from bench import cachestats, database, machine, report, seed, watch
 from bench.scales import SCALES
 from bench.scenarios import REGISTRY, RunContext, ScenarioResult
 from bench.services import AppServer, MeiliProcess, OutboxWorker, meili_problem, meili_version, rss_mb, run_cli
@@ -237,7 +237,12 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
         try:
             if scenario.kind in ("ceiling", "load") and scenario.warm and warmup > 0:
                 _warm(ctx, name, warmup)
+            caches_before = _cache_snapshot(server) if before is not None else None
             result = scenario.runner(ctx)
+            used = cachestats.difference(caches_before, _cache_snapshot(server)) if caches_before else None
+            if used is not None and used.reads:
+                result.figures["page_cache"] = used.as_figures()
+                result.notes.append(used.note())
         except Exception as exc:  # one broken scenario must not lose the others' figures
             failed[name] = f"{type(exc).__name__}: {exc}"
             (ctx.work_dir / f"{name}.error.txt").write_text(traceback.format_exc(), encoding="utf-8")
@@ -258,6 +263,14 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
         elif result.kind == "probe":
             say(f"{name}: {result.figures}")
     return results, failed
+
+
+def _cache_snapshot(server: Any) -> dict[int, cachestats.Counts] | None:
+    try:
+        return cachestats.snapshot(server.url, set(server.worker_pids()))
+    except (OSError, RuntimeError, ValueError) as exc:
+        say(f"could not read the page caches' counts: {exc}")
+        return None
 
 
 def _repeat_ceilings(ctx: RunContext, results: list[ScenarioResult], warmup: float) -> None:

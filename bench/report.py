@@ -37,6 +37,11 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
 
 
+def _figures(result: dict[str, Any]) -> str:
+    """The figures of a scenario, but the page caches' counts (a note says them in words)."""
+    return ", ".join(f"{k} {_fmt(v)}" for k, v in result["figures"].items() if k != "page_cache")
+
+
 def _notes(result: dict[str, Any]) -> list[str]:
     notes = list(result["notes"])
     if result["figures"].get("rps_repeat"):
@@ -80,14 +85,13 @@ def markdown(report: dict[str, Any]) -> str:
     if checked:  # load scenarios that also check correctness (the vote storm's exactly-once check)
         lines += ["", "## Load scenarios with a check", ""]
         for result in checked:
-            figures = ", ".join(f"{k} {_fmt(v)}" for k, v in result["figures"].items())
-            lines.append(f"- **{result['name']}: {result['verdict']}** — {figures}")
+            lines.append(f"- **{result['name']}: {result['verdict']}** — {_figures(result)}")
     probes = [r for r in report["results"] if r["kind"] == "probe"]
     if probes:
         lines += ["", "## Probes", ""]
         for result in probes:
-            figures = ", ".join(f"{k} {_fmt(v)}" for k, v in result["figures"].items())
-            lines.append(f"- **{result['name']}**: {figures}")
+            lines.append(f"- **{result['name']}**: {_figures(result)}")
+            lines += [f"  - {note}" for note in result["notes"]]
     drills = [r for r in report["results"] if r["kind"] == "drill"]
     if drills:
         lines += ["", "## Drills", ""]

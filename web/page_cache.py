@@ -77,14 +77,18 @@ class PageCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: dict[Hashable, tuple[float, int, Any]] = {}  # in the order they were stored
+        self.hits = 0  # reads answered from the cache since the process started (the benchmark reports them)
+        self.misses = 0
 
     async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """The cached value of ``key``, or ``await load()`` (kept unless a write happened meanwhile)."""
         now = time.monotonic()
         entry = self._entries.get(key)
         if entry is not None and entry[0] > now and entry[1] == _generation:
+            self.hits += 1
             value: T = entry[2]
             return value
+        self.misses += 1
         generation = _generation
         value = await load()
         if self.ttl > 0 and generation == _generation:  # nothing was written while it loaded
@@ -121,6 +125,14 @@ def cache_of(app: Starlette, name: str, *, max_entries: int | None = None) -> Pa
     if cache is None:
         cache = caches[name] = PageCache(max_entries=max_entries if max_entries is not None else MAX_ENTRIES[name])
     return cache
+
+
+def counts(app: Starlette) -> dict[str, dict[str, int]]:
+    """Each cache of the application with its reads from the cache (hits), reads that loaded (misses) and
+    entries held."""
+    caches: dict[str, PageCache] = getattr(app.state, "page_caches", {})
+    return {name: {"hits": cache.hits, "misses": cache.misses, "entries": len(cache._entries)}
+            for name, cache in caches.items()}
 
 
 def clear_all(app: Starlette) -> None:

@@ -119,6 +119,22 @@ async def test_ceiling_routes_answer_with_the_flag(flagged_app: Starlette, db) -
     assert minimal.status_code == 200 and "路灯坏了" in minimal.text
 
 
+async def test_the_caches_route_tells_the_worker_and_its_page_cache_reads(flagged_app: Starlette,
+                                                                           db) -> None:  # type: ignore[no-untyped-def]
+    world = await make_world(db)
+    await db.commit()
+    area = f"/areas/{world.city.community_a.id}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=flagged_app), base_url="http://t") as client:
+        await client.get("/")  # the CSRF cookie: from now on the same anonymous visitor
+        for _ in range(3):
+            assert (await client.get(area)).status_code == 200
+        answer = await client.get("/_bench/caches")
+    assert answer.status_code == 200 and answer.headers["connection"] == "close"
+    data = answer.json()
+    assert data["pid"] == os.getpid()
+    assert data["caches"]["area_page"] == {"hits": 2, "misses": 1, "entries": 1}
+
+
 def test_meilisearch_starts_with_a_master_key_that_begins_with_a_dash(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """``secrets.token_urlsafe`` begins with "-" once in 64 keys; passed as its own argument, Meilisearch
     read such a key as an unknown option and the whole run failed before its first scenario."""

@@ -3,7 +3,9 @@
 They bypass the request pipeline on purpose: ``/_bench/plain`` is a plain Starlette endpoint and
 ``/_bench/minimal`` the smallest real page (one ORM query for 20 rows, rendered with Jinja2). Every
 scenario of the harness is reported as a ratio to them, measured on the same server in the same run.
-Production never sets the flag, so these paths do not exist there.
+``/_bench/caches`` tells which worker process answered and its page caches' hits and misses, so the
+harness can say how much of a scenario was served from them. Production never sets the flag, so these
+paths do not exist there.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import os
 from jinja2 import Environment
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from consultation.deliberation.models import Topic
+from web import page_cache
 
 FLAG = "BENCH_CEILING"
 
@@ -37,9 +40,15 @@ async def minimal(request: Request) -> Response:
     return HTMLResponse(_PAGE.render(topics=topics))
 
 
+async def caches(request: Request) -> Response:
+    return JSONResponse({"pid": os.getpid(), "caches": page_cache.counts(request.app)},
+                        headers={"Connection": "close"})
+
+
 def enabled() -> bool:
     return os.environ.get(FLAG) == "1"
 
 
 def bench_routes() -> list[BaseRoute]:
-    return [Route("/_bench/plain", plain, methods=["GET"]), Route("/_bench/minimal", minimal, methods=["GET"])]
+    return [Route("/_bench/plain", plain, methods=["GET"]), Route("/_bench/minimal", minimal, methods=["GET"]),
+            Route("/_bench/caches", caches, methods=["GET"])]
