@@ -31,10 +31,14 @@ from starlette.applications import Starlette
 
 T = TypeVar("T")
 DEFAULT_TTL = 10.0  # seconds
-# Entries kept per cache at most; each keeps the HTML anonymous visitors get (an area page is about 15 KiB,
-# a topic page about 100 KiB with 50 comments and their replies, a search page about 20 KiB); past that the
-# oldest go first.
-MAX_ENTRIES = {"area_page": 1000, "topic_page": 100, "search_page": 200}
+# Entries kept per cache at most; each keeps the HTML anonymous visitors get, as UTF-8; past that the oldest
+# go first. The area pages are bounded by their size instead: a community's page is about 26 KiB, a
+# compound's about 7 KiB, and a city of 1,000 communities with 3,000 compounds (bench --scale city) has all
+# its area pages in about 50 MiB. Under a surge spread over the whole city (a vote or a round announced
+# everywhere at once) each area page is then rendered once per time to live, not on every visit; a cache
+# of 1,000 entries kept none of the compound pages through such a surge (the harness's topic_list).
+MAX_ENTRIES = {"area_page": 20_000, "topic_page": 100, "search_page": 200}
+MAX_BYTES = {"area_page": 64 * 1024 * 1024}
 
 _READS = re.compile(r"\s*(SELECT|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT|SHOW|SET|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
 _WRITE_IN_WITH = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b")  # SQLAlchemy writes keywords in capitals
@@ -73,10 +77,12 @@ def _note_rollback(conn: Connection) -> None:
 
 
 class PageCache:
-    def __init__(self, ttl: float = DEFAULT_TTL, max_entries: int = 100) -> None:
+    def __init__(self, ttl: float = DEFAULT_TTL, max_entries: int = 100, max_bytes: int | None = None) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        self.max_bytes = max_bytes  # of the values that are bytes (pages); others are counted by entries only
         self._entries: dict[Hashable, tuple[float, int, Any]] = {}  # in the order they were stored
+        self._bytes = 0
         self.hits = 0  # reads answered from the cache since the process started (the benchmark reports them)
         self.misses = 0
 
@@ -92,46 +98,65 @@ class PageCache:
         generation = _generation
         value = await load()
         if self.ttl > 0 and generation == _generation:  # nothing was written while it loaded
-            self._entries.pop(key, None)
-            if len(self._entries) >= self.max_entries:
-                self._make_room(now)
+            self._drop(key)
+            size = _size(value)
+            if len(self._entries) >= self.max_entries or self._over(size):
+                self._make_room(now, size)
             self._entries[key] = (now + self.ttl, generation, value)
+            self._bytes += size
         return value
 
-    def _make_room(self, now: float) -> None:
-        """Drop entries from the oldest on while they are stale or there are too many. The entries are in
-        the order they were stored, so the stale ones (expired, or from before a write) lead: this stops at
-        the first live entry instead of looking at every entry on every store of a full cache. A stale entry
-        stored out of order stays until it leads; ``get_or_load`` never serves one."""
+    def _over(self, adding: int) -> bool:
+        return self.max_bytes is not None and self._bytes + adding > self.max_bytes
+
+    def _drop(self, key: Hashable) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= _size(entry[2])
+
+    def _make_room(self, now: float, adding: int) -> None:
+        """Drop entries from the oldest on while they are stale or there are too many (or too many bytes
+        with ``adding`` more). The entries are in the order they were stored, so the stale ones (expired,
+        or from before a write) lead: this stops at the first live entry instead of looking at every entry
+        on every store of a full cache. A stale entry stored out of order stays until it leads;
+        ``get_or_load`` never serves one."""
         entries = self._entries
         while entries:
             oldest = next(iter(entries))
             expires, generation, _ = entries[oldest]
-            if expires > now and generation == _generation and len(entries) < self.max_entries:
+            if (expires > now and generation == _generation and len(entries) < self.max_entries
+                    and not self._over(adding)):
                 return
-            del entries[oldest]
+            self._drop(oldest)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, bytes) else 0
 
 
 def cache_of(app: Starlette, name: str, *, max_entries: int | None = None) -> PageCache:
     """The application's cache ``name``, made on first use with ``max_entries`` (default: its entry in
-    ``MAX_ENTRIES``). Other modules keep their own sizes (``web.routes.rounds.CACHE_SIZES``)."""
+    ``MAX_ENTRIES``) and its ``MAX_BYTES`` if it has one. Other modules keep their own sizes
+    (``web.routes.rounds.CACHE_SIZES``)."""
     caches: dict[str, PageCache] | None = getattr(app.state, "page_caches", None)
     if caches is None:
         caches = app.state.page_caches = {}
     cache = caches.get(name)
     if cache is None:
-        cache = caches[name] = PageCache(max_entries=max_entries if max_entries is not None else MAX_ENTRIES[name])
+        cache = caches[name] = PageCache(max_entries=max_entries if max_entries is not None else MAX_ENTRIES[name],
+                                         max_bytes=MAX_BYTES.get(name))
     return cache
 
 
 def counts(app: Starlette) -> dict[str, dict[str, int]]:
-    """Each cache of the application with its reads from the cache (hits), reads that loaded (misses) and
-    entries held."""
+    """Each cache of the application with its reads from the cache (hits), reads that loaded (misses), and
+    the entries and bytes (of pages) it holds."""
     caches: dict[str, PageCache] = getattr(app.state, "page_caches", {})
-    return {name: {"hits": cache.hits, "misses": cache.misses, "entries": len(cache._entries)}
+    return {name: {"hits": cache.hits, "misses": cache.misses, "entries": len(cache._entries), "bytes": cache._bytes}
             for name, cache in caches.items()}
 
 

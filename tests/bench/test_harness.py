@@ -132,7 +132,8 @@ async def test_the_caches_route_tells_the_worker_and_its_page_cache_reads(flagge
     assert answer.status_code == 200 and answer.headers["connection"] == "close"
     data = answer.json()
     assert data["pid"] == os.getpid()
-    assert data["caches"]["area_page"] == {"hits": 2, "misses": 1, "entries": 1}
+    area_page = data["caches"]["area_page"]
+    assert (area_page["hits"], area_page["misses"], area_page["entries"]) == (2, 1, 1) and area_page["bytes"] > 1000
 
 
 def test_meilisearch_starts_with_a_master_key_that_begins_with_a_dash(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -84,6 +84,28 @@ async def test_a_full_cache_drops_stale_entries_then_the_oldest(monkeypatch: pyt
     assert await load_at("d") == "d@1012"  # loaded again, not served stale
 
 
+async def test_a_cache_of_pages_keeps_to_its_bytes() -> None:
+    """Pages (bytes) count by their size: storing past ``max_bytes`` drops the oldest until the new one
+    fits, live or not; a page stored again under its key counts once."""
+    cache = PageCache(ttl=60, max_entries=100, max_bytes=1000)
+
+    async def store(key: str, size: int) -> None:
+        async def load() -> bytes:
+            return b"x" * size
+        await cache.get_or_load(key, load)
+
+    for key in "abc":
+        await store(key, 300)
+    assert cache._bytes == 900 and list(cache._entries) == ["a", "b", "c"]
+    await store("d", 250)  # 1,150 would not fit: the oldest (live) page makes room
+    assert cache._bytes == 850 and list(cache._entries) == ["b", "c", "d"]
+    page_cache._bump()  # a write: all stale
+    await store("c", 100)  # stored again: the stale entries ahead of it are not in the way yet
+    assert cache._bytes == 650 and list(cache._entries) == ["b", "d", "c"]
+    cache.clear()
+    assert cache._bytes == 0
+
+
 async def test_a_load_during_which_something_was_written_is_not_kept() -> None:
     cache = PageCache(ttl=60)
 
