@@ -35,8 +35,8 @@ DEFAULT_TTL = 10.0  # seconds
 # go first. The area pages are bounded by their size instead: a community's page is about 26 KiB, a
 # compound's about 7 KiB, and a city of 1,000 communities with 3,000 compounds (bench --scale city) has all
 # its area pages in about 50 MiB. Under a surge spread over the whole city (a vote or a round announced
-# everywhere at once) each area page is then rendered once per time to live, not on every visit; a cache
-# of 1,000 entries kept none of the compound pages through such a surge (the harness's topic_list).
+# everywhere at once) each area page can then be rendered once per time to live; with 1,000 entries, visits
+# going round 3,000 compound pages (the harness's topic_list) found each page dropped before its next visit.
 MAX_ENTRIES = {"area_page": 20_000, "topic_page": 100, "search_page": 200}
 MAX_BYTES = {"area_page": 64 * 1024 * 1024}
 
