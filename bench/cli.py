@@ -176,6 +176,7 @@ def run(args: argparse.Namespace, url: Any, chosen: list[str]) -> int:
                     "warmup_s": args.warmup, "seeded": seeded.counts, "seed_s": round(seeded.seconds, 1),
                     "reindex_s": round(reindex_s, 1), "notes": notes},
             "results": result_dicts, "failed": failed, "processes": processes,
+            "peak_worker_rss": sorted(ctx.extra.get("peak_rss", {}).values(), key=lambda p: p["pid"]),
             "not_available": [{"name": s.name, "kind": s.kind, "description": s.description, "pending": s.pending}
                               for s in REGISTRY.values() if not s.available],
         }
@@ -248,6 +249,8 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
             (ctx.work_dir / f"{name}.error.txt").write_text(traceback.format_exc(), encoding="utf-8")
             say(f"{name} FAILED to run: {exc}")
             continue
+        if before is not None:
+            _note_peak_rss(ctx, server, name)
         if before is not None and (deaths := watch.check(server, before)):
             result.figures["worker_deaths"] = len(deaths.pids) or len(deaths.log_lines)
             result.verdict = "FAIL"
@@ -263,6 +266,16 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
         elif result.kind == "probe":
             say(f"{name}: {result.figures}")
     return results, failed
+
+
+def _note_peak_rss(ctx: RunContext, server: Any, scenario: str) -> None:
+    """Each app worker's largest resident size after a scenario, and after which (the drills restart the
+    workers, so the sizes at the end of the run are those of fresh processes)."""
+    peaks: dict[int, dict[str, Any]] = ctx.extra.setdefault("peak_rss", {})
+    for pid in server.worker_pids():
+        size = rss_mb(pid)
+        if size is not None and size > peaks.get(pid, {}).get("rss_mb", 0):
+            peaks[pid] = {"pid": pid, "rss_mb": size, "after": scenario}
 
 
 def _cache_snapshot(server: Any) -> dict[int, cachestats.Counts] | None:

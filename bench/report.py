@@ -105,6 +105,11 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "## App processes after the run", "",
               "| process | pid | RSS MB |", "|---|---:|---:|"]
     lines += [f"| {p['role']} | {p['pid']} | {_fmt(p['rss_mb'])} |" for p in report["processes"]]
+    if report.get("peak_worker_rss"):
+        peaks = "; ".join(f"pid {p['pid']} {_fmt(p['rss_mb'])} MB after {p['after']}"
+                          for p in report["peak_worker_rss"])
+        lines += ["", "App workers' largest resident size after a scenario (before any drill restarted them): "
+                  f"{peaks}."]
     if report.get("not_available"):
         lines += ["", "## Not yet available", ""]
         lines += [f"- {item['name']} — {item['description']} (waits for {item['pending']})"

@@ -153,3 +153,19 @@ def test_meilisearch_starts_with_a_master_key_that_begins_with_a_dash(tmp_path) 
         assert answer.status_code == 200
     finally:
         meili.stop()
+
+
+def test_the_report_says_cache_hits_in_words_and_the_workers_largest_size() -> None:
+    from bench.report import markdown
+
+    machine = {"commit": "0" * 40, "commit_subject": "s", "cpus": 2, "cpu_model": "cpu", "memory_gib": 1,
+               "kernel": "k", "python": "3.12", "postgresql": "15", "meilisearch": "m", "wrk": "w"}
+    run = {"started": "t", "scale": "small", "workers": 2, "concurrency": 32, "duration_s": 1, "seeded": {"topic": 1},
+           "seed_s": 1.0, "reindex_s": 1.0}
+    probe = {"name": "search_latency", "kind": "probe", "load": None, "verdict": None,
+             "figures": {"p50_ms": 3.0, "page_cache": {"search_page": {"hits": 9, "misses": 1, "hit_percent": 90.0}}},
+             "notes": ["page cache hits: search_page 90% of 10 reads"]}
+    text = markdown({"machine": machine, "run": run, "results": [probe], "failed": {}, "processes": [],
+                     "peak_worker_rss": [{"pid": 7, "rss_mb": 150.5, "after": "topic_list"}]})
+    assert "- **search_latency**: p50_ms 3.0\n  - page cache hits: search_page 90% of 10 reads" in text
+    assert "pid 7 150.5 MB after topic_list" in text
