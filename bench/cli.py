@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import http.client
 import os
 import secrets
 import shutil
@@ -281,7 +282,7 @@ def _note_peak_rss(ctx: RunContext, server: Any, scenario: str) -> None:
 def _cache_snapshot(server: Any) -> dict[int, cachestats.Counts] | None:
     try:
         return cachestats.snapshot(server.url, set(server.worker_pids()))
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, http.client.HTTPException) as exc:
         say(f"could not read the page caches' counts: {exc}")
         return None
 
