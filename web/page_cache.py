@@ -80,7 +80,7 @@ class PageCache:
     def __init__(self, ttl: float = DEFAULT_TTL, max_entries: int = 100, max_bytes: int | None = None) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self.max_bytes = max_bytes  # of the values that are bytes (pages); others are counted by entries only
+        self.max_bytes = max_bytes  # of the pages (``_size``); other values are counted by entries only
         self._entries: dict[Hashable, tuple[float, int, Any]] = {}  # in the order they were stored
         self._bytes = 0
         self.hits = 0  # reads answered from the cache since the process started (the benchmark reports them)
@@ -135,7 +135,8 @@ class PageCache:
 
 
 def _size(value: Any) -> int:
-    return len(value) if isinstance(value, bytes) else 0
+    """The bytes a page takes (``bytes``, or a ``SharedPage``'s ``nbytes``); 0 for other values."""
+    return len(value) if isinstance(value, bytes) else int(getattr(value, "nbytes", 0))
 
 
 def cache_of(app: Starlette, name: str, *, max_entries: int | None = None) -> PageCache:

@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import escape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from consultation import policy
 from consultation.accounts.display import mask_name, mask_phone, public_name
@@ -22,6 +22,7 @@ from web import i18n
 from web.context import ELDERLY_COOKIE, LANG_COOKIE, Ctx
 from web.page_cache import cache_of
 from web.settings import PROJECT_ROOT
+from web.shared_page import SharedPage
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
@@ -149,7 +150,7 @@ def shared_page_key(request: Request) -> tuple[str, str, bool] | None:
 
 
 async def render_for_anyone(request: Request, template: str, load: Callable[[], Awaitable[dict[str, Any]]], *,
-                            cache: str, shareable: bool = True) -> HTMLResponse:
+                            cache: str, shareable: bool = True) -> Response:
     """``render(template, await load())``; for an anonymous visitor at a ``shareable`` address, the page every
     such visitor gets, kept in the application's page cache ``cache`` (``web.page_cache``: up to its time to
     live old when another process changed what it shows, at once when this one did)."""
@@ -158,12 +159,13 @@ async def render_for_anyone(request: Request, template: str, load: Callable[[], 
         return render(request, template, await load())
     env: Environment = request.app.state.jinja
 
-    async def shared() -> bytes:  # kept as UTF-8: half the memory of the text, and no encoding per visit
-        return env.get_template(template).render(_values(request, await load(), csrf_token=_CSRF_STAND_IN)).encode()
+    async def shared() -> SharedPage:  # as UTF-8 and gzip-compressed once, not on every visit
+        html = env.get_template(template).render(_values(request, await load(), csrf_token=_CSRF_STAND_IN))
+        return SharedPage.of(html.encode(), _CSRF_STAND_IN_BYTES)
 
     page = await cache_of(request.app, cache).get_or_load(key, shared)
     ctx: Ctx = request.state.ctx
-    return HTMLResponse(page.replace(_CSRF_STAND_IN_BYTES, str(escape(ctx.csrf_token)).encode()))
+    return page.response(request, str(escape(ctx.csrf_token)).encode())
 
 
 def field_errors(errors: dict[str, Message]) -> dict[str, str]:
