@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import Integer, Select, String, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from consultation.accounts.models import User
-from consultation.areas.models import Area, Household
+from consultation.areas.models import Area, AreaLevel, Household
 from consultation.errors import NotFound, msg
 from consultation.policy import Actor, can
 from consultation.voting import ballots, policy, services, tally
@@ -88,17 +88,35 @@ def _state_order() -> Any:
 async def polls_in_area(session: AsyncSession, area: Area, actor: Actor | None = None, *,
                         states: frozenset[PollState] | None = None, limit: int = LIST_LIMIT) -> list[Poll]:
     """Polls of ``area`` and the areas below it: open first, then drafts (only for people who manage
-    ``area``), closed, cancelled; newest closing time first within each."""
+    ``area``), closed, cancelled; newest closing time first within each. One statement, each poll with
+    its area."""
     drafts = actor is not None and can(actor, "voting.manage", area)
-    found = await session.scalars(_polls_in_area_statement(drafts, states), {"path": area.path, "limit": limit})
+    scope = _scope_of(area)
+    where: dict[str, Any] = {"path": area.path} if scope == "path" else {"area_id": area.id}
+    found = await session.scalars(_polls_in_area_statement(drafts, states, scope), where | {"limit": limit})
     return list(found.all())
 
 
+def _scope_of(area: Area) -> str:
+    """How the areas below ``area`` are found: a compound has none, a community's are its compounds (by
+    ``parent_id``, indexed); above, by the path prefix (which reads every area: no index serves ``LIKE``
+    under the database's collation, but there are few streets, districts and cities)."""
+    if area.level is AreaLevel.compound:
+        return "area"
+    if area.level is AreaLevel.community:
+        return "community"
+    return "path"
+
+
 @cache
-def _polls_in_area_statement(drafts: bool, states: frozenset[PollState] | None) -> Select[Poll]:
-    """``polls_in_area``'s statement, built once per variant; parameters ``:path`` and ``:limit``."""
-    query = (select(Poll).join(Area, Area.id == Poll.area_id)
-             .where(Area.path.startswith(bindparam("path", type_=String))).options(selectinload(Poll.area)))
+def _polls_in_area_statement(drafts: bool, states: frozenset[PollState] | None, scope: str) -> Select[Poll]:
+    """``polls_in_area``'s statement, built once per variant; parameters ``:area_id`` (or ``:path`` for
+    the ``path`` scope) and ``:limit``."""
+    where = {"area": Area.id == bindparam("area_id", type_=Integer),
+             "community": or_(Area.id == bindparam("area_id", type_=Integer),
+                              Area.parent_id == bindparam("area_id", type_=Integer)),
+             "path": Area.path.startswith(bindparam("path", type_=String))}[scope]
+    query = (select(Poll).join(Area, Area.id == Poll.area_id).where(where).options(contains_eager(Poll.area)))
     if not drafts:
         query = query.where(Poll.state != PollState.draft)
     if states is not None:

@@ -19,7 +19,7 @@ from consultation.deliberation.models import TopicState
 from consultation.deliberation.resolution_models import Method
 from consultation.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from consultation.notifications.models import Notification
-from consultation.policy import Actor, can
+from consultation.policy import ANONYMOUS, Actor, can
 from consultation.voting import ballots, chain, queries, reminders, services
 from consultation.voting.models import PollChainEntry, PollState, PollVoter, RuleKind
 from tests.deliberation.helpers import World, actor_of, make_world
@@ -35,6 +35,7 @@ from tests.voting.helpers import (
     voters_of,
     worker,
 )
+from tests.web.test_query_counts import statements
 
 
 async def actions(db: Any, poll_id: int) -> list[str]:
@@ -337,3 +338,28 @@ async def test_permission_matrix(db: Any) -> None:
     with pytest.raises(NotFound):  # another community's draft looks missing
         await queries.visible_poll(db, other, draft_poll.id)
     assert (await queries.visible_poll(db, other, poll.id)).id == poll.id
+
+
+async def test_an_area_lists_its_polls_and_those_below_it_in_one_statement(db: Any, connection: Any) -> None:
+    """A compound lists its own polls, a community its own and its compounds', a street every community's;
+    each with its area loaded, in one statement (the area pages render them)."""
+    world = await make_world(db, neighbours=1)
+    city = world.city
+    in_community = await make_poll(db, world, title="社区：是否同意更换路灯")
+    in_compound = await make_poll(db, world, area=city.compound_a, title="1号院：是否同意加装电梯")
+    elsewhere = await services.create_poll(db, actor_of(world.worker_b, world), city.community_b,
+                                           draft(title="韶九社区：是否同意改造停车场"))
+    await services.open_poll(db, actor_of(world.worker_b, world), elsewhere)
+    db.expunge_all()
+
+    async def listed(area: Any) -> dict[int, str]:
+        with statements(connection) as seen:
+            polls = await queries.polls_in_area(db, area, ANONYMOUS)
+            names = {poll.id: poll.area.name for poll in polls}  # loaded with the polls
+        assert len(seen) == 1, seen
+        return names
+
+    assert await listed(city.compound_a) == {in_compound.id: "1号院"}
+    assert await listed(city.community_a) == {in_community.id: "多福巷社区", in_compound.id: "1号院"}
+    assert await listed(city.community_b) == {elsewhere.id: "韶九社区"}
+    assert set(await listed(city.street)) == {in_community.id, in_compound.id, elsewhere.id}
