@@ -31,10 +31,10 @@ from starlette.applications import Starlette
 
 T = TypeVar("T")
 DEFAULT_TTL = 10.0  # seconds
-# Entries kept per cache at most; each keeps the HTML anonymous visitors get, as UTF-8; past that the oldest
-# go first. The area pages are bounded by their size instead: a community's page is about 26 KiB, a
-# compound's about 7 KiB, and a city of 1,000 communities with 3,000 compounds (bench --scale city) has all
-# its area pages in about 50 MiB. Under a surge spread over the whole city (a vote or a round announced
+# Entries kept per cache at most; each keeps the HTML anonymous visitors get, as UTF-8 and gzip-compressed
+# (``web.shared_page``); past that the oldest go first. The area pages are bounded by their size instead: a
+# community's page takes about 20 KiB with its compressed copy, a compound's about 10 KiB, and a city of 1,000
+# communities with 3,000 compounds (bench --scale city) has all its area pages in about 50 MiB. Under a surge spread over the whole city (a vote or a round announced
 # everywhere at once) each area page can then be rendered once per time to live; with 1,000 entries, visits
 # going round 3,000 compound pages (the harness's topic_list) found each page dropped before its next visit.
 MAX_ENTRIES = {"area_page": 20_000, "topic_page": 100, "search_page": 200}
