@@ -20,6 +20,7 @@ share entries.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -34,9 +35,10 @@ DEFAULT_TTL = 10.0  # seconds
 # Entries kept per cache at most; each keeps the HTML anonymous visitors get, as UTF-8 and gzip-compressed
 # (``web.shared_page``); past that the oldest go first. The area pages are bounded by their size instead: a
 # community's page takes about 20 KiB with its compressed copy, a compound's about 10 KiB, and a city of 1,000
-# communities with 3,000 compounds (bench --scale city) has all its area pages in about 50 MiB. Under a surge spread over the whole city (a vote or a round announced
-# everywhere at once) each area page can then be rendered once per time to live; with 1,000 entries, visits
-# going round 3,000 compound pages (the harness's topic_list) found each page dropped before its next visit.
+# communities with 3,000 compounds (bench --scale city) has all its area pages in about 50 MiB. Under a surge
+# spread over the whole city (a vote or a round announced everywhere at once) each area page can then be
+# rendered once per time to live; with 1,000 entries, visits going round 3,000 compound pages (the harness's
+# topic_list) found each page dropped before its next visit.
 MAX_ENTRIES = {"area_page": 20_000, "topic_page": 100, "search_page": 200}
 MAX_BYTES = {"area_page": 64 * 1024 * 1024}
 
@@ -82,21 +84,34 @@ class PageCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes  # of the pages (``_size``); other values are counted by entries only
         self._entries: dict[Hashable, tuple[float, int, Any]] = {}  # in the order they were stored
+        self._flights: dict[Hashable, tuple[int, asyncio.Future[Any]]] = {}  # loads under way, by generation
         self._bytes = 0
         self.hits = 0  # reads answered from the cache since the process started (the benchmark reports them)
         self.misses = 0
 
     async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
-        """The cached value of ``key``, or ``await load()`` (kept unless a write happened meanwhile)."""
+        """The cached value of ``key``, or ``await load()`` (kept unless a write happened meanwhile).
+
+        Loaded once however many requests miss it at the same time: when a page read by dozens of visitors
+        at once expires (a topic page during a surge, a round's report), the others wait for the first
+        one's result, or its error, instead of each rendering the same page. A load begun before this
+        process last wrote is not waited for, and one that was cancelled leaves the others to load."""
         now = time.monotonic()
         entry = self._entries.get(key)
         if entry is not None and entry[0] > now and entry[1] == _generation:
             self.hits += 1
             value: T = entry[2]
             return value
+        flight = self._flights.get(key)
+        if flight is not None and flight[0] == _generation:
+            await asyncio.wait([flight[1]])
+            if not flight[1].cancelled():
+                self.hits += 1  # answered without loading
+                shared: T = flight[1].result()  # or the first one's error (NotFound…)
+                return shared
         self.misses += 1
         generation = _generation
-        value = await load()
+        value = await self._load_once(key, generation, load)
         if self.ttl > 0 and generation == _generation:  # nothing was written while it loaded
             self._drop(key)
             size = _size(value)
@@ -105,6 +120,26 @@ class PageCache:
             self._entries[key] = (now + self.ttl, generation, value)
             self._bytes += size
         return value
+
+    async def _load_once(self, key: Hashable, generation: int, load: Callable[[], Awaitable[T]]) -> T:
+        """``await load()``, with its result (or error) handed to the requests that wait for it."""
+        flight = (generation, asyncio.get_running_loop().create_future())
+        self._flights[key] = flight
+        try:
+            value = await load()
+        except asyncio.CancelledError:
+            flight[1].cancel()  # the others load it themselves
+            raise
+        except BaseException as exc:
+            flight[1].set_exception(exc)
+            flight[1].exception()  # retrieved: no warning when nobody waited
+            raise
+        else:
+            flight[1].set_result(value)
+            return value
+        finally:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
 
     def _over(self, adding: int) -> bool:
         return self.max_bytes is not None and self._bytes + adding > self.max_bytes

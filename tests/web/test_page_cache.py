@@ -4,6 +4,7 @@ that overlapped a write is not kept, and what only some people may see (draft po
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from starlette.applications import Starlette
 
 from consultation.areas.models import AreaLevel
 from consultation.areas.services import create_area
+from consultation.errors import NotFound
 from tests.areas.helpers import section
 from tests.conftest import WebClient
 from tests.deliberation.helpers import make_world, raise_topic
@@ -119,6 +121,72 @@ async def test_a_load_during_which_something_was_written_is_not_kept() -> None:
     assert await cache.get_or_load("k", load_while_writing) == "read before the write was committed"
     assert await cache.get_or_load("k", load) == "fresh"
     assert await cache.get_or_load("k", load_while_writing) == "fresh"  # kept now
+
+
+async def test_requests_missing_a_page_at_once_load_it_once() -> None:
+    """A page that expires under load is rendered by the first request that misses it; the others wait for
+    its result (counted as hits), or get its error."""
+    cache = PageCache(ttl=60)
+    calls = []
+
+    async def render() -> str:
+        calls.append(1)
+        await asyncio.sleep(0.01)
+        return f"page {len(calls)}"
+
+    assert await asyncio.gather(*(cache.get_or_load("k", render) for _ in range(10))) == ["page 1"] * 10
+    assert len(calls) == 1 and (cache.hits, cache.misses) == (9, 1)
+
+    async def missing() -> str:
+        calls.append(1)
+        await asyncio.sleep(0.01)
+        raise NotFound()
+
+    found = await asyncio.gather(*(cache.get_or_load("gone", missing) for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(f, NotFound) for f in found) and len(calls) == 2
+    assert await cache.get_or_load("gone", render) == "page 3"  # an error is not kept
+
+
+async def test_a_load_begun_before_a_write_is_not_waited_for() -> None:
+    cache = PageCache(ttl=60)
+    started = asyncio.Event()
+
+    async def before_the_write() -> str:
+        started.set()
+        await asyncio.sleep(0.02)
+        return "as it was"
+
+    async def after_the_write() -> str:
+        return "as it is"
+
+    first = asyncio.create_task(cache.get_or_load("k", before_the_write))
+    await started.wait()
+    page_cache._bump()  # this process wrote while the first request was rendering
+    assert await cache.get_or_load("k", after_the_write) == "as it is"
+    assert await first == "as it was"  # its own visitor gets it; nobody else does
+    assert await cache.get_or_load("k", before_the_write) == "as it is"
+
+
+async def test_when_the_first_load_is_cancelled_the_others_load_it() -> None:
+    cache = PageCache(ttl=60)
+    started = asyncio.Event()
+
+    async def slow() -> str:
+        started.set()
+        await asyncio.sleep(10)
+        return "never"
+
+    async def quick() -> str:
+        return "loaded by the one who waited"
+
+    first = asyncio.create_task(cache.get_or_load("k", slow))
+    await started.wait()
+    waiting = asyncio.create_task(cache.get_or_load("k", quick))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await waiting == "loaded by the one who waited"
+    with pytest.raises(asyncio.CancelledError):
+        await first
 
 
 async def test_what_this_process_writes_shows_at_once(app: Starlette, db: AsyncSession, connection: AsyncConnection,

@@ -14,7 +14,6 @@ support) is read per request. Nothing is written through the cached objects."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import secrets
 from collections.abc import Awaitable, Callable, Hashable, Iterable
@@ -80,35 +79,9 @@ def round_cache(app: Any, name: str) -> PageCache:
 
 async def round_cached(app: Any, name: str, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
     """``round_cache(app, name)``'s value of ``key``, loaded once however many requests miss it at the same
-    time: when an entry expires under load (a report read by dozens of readers at once), the others wait
-    for the first one's result instead of each running the same aggregates."""
-    flights: dict[tuple[str, Hashable], asyncio.Future[Any]] = app.state.__dict__.setdefault("round_flights", {})
-
-    async def once() -> T:
-        flight = flights.get((name, key))
-        if flight is not None:
-            await asyncio.wait([flight])
-            if not flight.cancelled():
-                result: T = flight.result()  # or the first one's error (NotFound…)
-                return result
-        flight = flights[(name, key)] = asyncio.get_running_loop().create_future()
-        try:
-            value = await load()
-        except asyncio.CancelledError:
-            flight.cancel()  # the others load it themselves
-            raise
-        except BaseException as exc:
-            flight.set_exception(exc)
-            flight.exception()  # retrieved: no warning when nobody else waited
-            raise
-        else:
-            flight.set_result(value)
-            return value
-        finally:
-            if flights.get((name, key)) is flight:
-                del flights[(name, key)]
-
-    return await round_cache(app, name).get_or_load(key, once)
+    time (``PageCache.get_or_load``): when an entry expires under load (a report read by dozens of readers
+    at once), the others wait for the first one's result instead of each running the same aggregates."""
+    return await round_cache(app, name).get_or_load(key, load)
 
 
 # --- shared pieces -------------------------------------------------------------------------------
