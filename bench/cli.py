@@ -237,10 +237,13 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
         # the drills kill workers on purpose; every other scenario is watched from its warm-up on
         before = watch.mark(server) if server is not None and scenario.kind != "drill" else None
         try:
+            minimal = _minimal_just_before(ctx) if scenario.kind == "load" and server is not None else None
             if scenario.kind in ("ceiling", "load") and scenario.warm and warmup > 0:
                 _warm(ctx, name, warmup)
             caches_before = _cache_snapshot(server) if before is not None else None
             result = scenario.runner(ctx)
+            if minimal is not None:
+                result.figures["minimal_just_before_rps"] = minimal
             used = cachestats.difference(caches_before, _cache_snapshot(server)) if caches_before else None
             if used is not None and used.reads:
                 result.figures["page_cache"] = used.as_figures()
@@ -267,6 +270,24 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
         elif result.kind == "probe":
             say(f"{name}: {result.figures}")
     return results, failed
+
+
+# Seconds of the minimal page measured right before each load scenario. The run's two ceiling figures (at
+# the start and at the end) bracket a run of some ten minutes, and shared hosts drift meanwhile: on the
+# ninth stop's host the minimal page served 2,312 req/s at the start of a run and 1,888 at its end. A
+# scenario's ratio to the minimal page measured just before it does not depend on when it ran.
+MINIMAL_JUST_BEFORE_S = 3.0
+
+
+def _minimal_just_before(ctx: RunContext) -> float | None:
+    """The minimal page's req/s over ``MINIMAL_JUST_BEFORE_S`` right now (None if it could not be measured)."""
+    try:
+        load = run_wrk(ctx.base_url, ["/_bench/minimal"], duration=MINIMAL_JUST_BEFORE_S,
+                       concurrency=ctx.concurrency, work_dir=ctx.work_dir, name="minimal_just_before")
+    except (OSError, RuntimeError) as exc:
+        say(f"could not measure the minimal page before the scenario: {exc}")
+        return None
+    return load.rps if load.rps > 0 else None
 
 
 def _note_peak_rss(ctx: RunContext, server: Any, scenario: str) -> None:

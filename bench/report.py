@@ -19,6 +19,8 @@ def ratios(results: list[dict[str, Any]]) -> None:
         for ceiling in ("ceiling_plain", "ceiling_minimal"):
             base = rps.get(ceiling)
             result["load"][f"ratio_to_{ceiling}"] = round(result["load"]["rps"] / base, 3) if base else None
+        if adjacent := result["figures"].get("minimal_just_before_rps"):
+            result["load"]["ratio_to_minimal_just_before"] = round(result["load"]["rps"] / adjacent, 3)
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -37,15 +39,22 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
 
 
+_IN_NOTES = ("page_cache", "minimal_just_before_rps")  # figures that a note says in words
+
+
 def _figures(result: dict[str, Any]) -> str:
-    """The figures of a scenario, but the page caches' counts (a note says them in words)."""
-    return ", ".join(f"{k} {_fmt(v)}" for k, v in result["figures"].items() if k != "page_cache")
+    """The figures of a scenario, but those a note says in words (the page caches' counts, the minimal page
+    measured just before)."""
+    return ", ".join(f"{k} {_fmt(v)}" for k, v in result["figures"].items() if k not in _IN_NOTES)
 
 
 def _notes(result: dict[str, Any]) -> list[str]:
     notes = list(result["notes"])
     if result["figures"].get("rps_repeat"):
         notes.append(f"again after the scenarios: {result['figures']['rps_repeat']:,.1f} req/s (ratios use the mean)")
+    if (adjacent := result["figures"].get("minimal_just_before_rps")) and result.get("load"):
+        notes.append(f"the minimal page just before: {adjacent:,.1f} req/s "
+                     f"({_pct(result['load'].get('ratio_to_minimal_just_before'))} of it)")
     return notes
 
 

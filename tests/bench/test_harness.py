@@ -169,3 +169,29 @@ def test_the_report_says_cache_hits_in_words_and_the_workers_largest_size() -> N
                      "peak_worker_rss": [{"pid": 7, "rss_mb": 150.5, "after": "topic_list"}]})
     assert "- **search_latency**: p50_ms 3.0\n  - page cache hits: search_page 90% of 10 reads" in text
     assert "pid 7 150.5 MB after topic_list" in text
+
+
+def test_a_scenario_is_also_compared_with_the_minimal_page_measured_just_before_it() -> None:
+    """The run's ceilings bracket the whole run; a shared host drifts meanwhile, so each load scenario also
+    has the minimal page measured right before it, as a ratio and in words."""
+    from bench.report import markdown, ratios
+
+    def load(rps: float) -> dict[str, float | int]:
+        return {"rps": rps, "p50_ms": 1.0, "p90_ms": 2.0, "p99_ms": 3.0, "errors": 0}
+
+    minimal = {"name": "ceiling_minimal", "kind": "ceiling", "load": load(1_000.0), "verdict": None,
+               "figures": {"rps_repeat": 600.0}, "notes": []}
+    scenario = {"name": "topic_list", "kind": "load", "load": load(400.0), "verdict": None,
+                "figures": {"minimal_just_before_rps": 500.0}, "notes": []}
+    results = [minimal, scenario]
+    ratios(results)
+    assert scenario["load"]["ratio_to_ceiling_minimal"] == 0.5  # against the mean of the run's two ceilings
+    assert scenario["load"]["ratio_to_minimal_just_before"] == 0.8
+    assert "ratio_to_minimal_just_before" not in minimal["load"]
+    machine = {"commit": "0" * 40, "commit_subject": "s", "cpus": 2, "cpu_model": "cpu", "memory_gib": 1,
+               "kernel": "k", "python": "3.12", "postgresql": "15", "meilisearch": "m", "wrk": "w"}
+    run = {"started": "t", "scale": "small", "workers": 2, "concurrency": 32, "duration_s": 1, "seeded": {"topic": 1},
+           "seed_s": 1.0, "reindex_s": 1.0}
+    text = markdown({"machine": machine, "run": run, "results": results, "failed": {}, "processes": []})
+    assert "| topic_list | 400.0 | 1.00 | 2.00 | 3.00 | 0 | – | 50% | the minimal page just before: 500.0 req/s " \
+           "(80% of it) |" in text
