@@ -17,6 +17,9 @@ async def test_home_page_renders_in_chinese_by_default(client: WebClient) -> Non
     assert response.status_code == 200
     assert '<html lang="zh-CN"' in response.text
     assert "身边事，大家议" in text_of(response.text)
+    assert "<title>首页 · 议事厅</title>" in response.text  # not "房屋" (a dwelling), the signed-ballot column's word
+    await client.submit("/prefs/language", {"locale": "en", "next": "/"})
+    assert "<title>Home · " in (await client.get("/")).text
 
 
 async def test_security_headers_on_pages_and_errors(client: WebClient) -> None:
