@@ -147,40 +147,42 @@ async def test_requests_missing_a_page_at_once_load_it_once() -> None:
     assert await cache.get_or_load("gone", render) == "page 3"  # an error is not kept
 
 
-async def test_a_load_begun_before_a_write_is_not_waited_for() -> None:
-    cache = PageCache(ttl=60)
+async def _loading(cache: PageCache, key: str, seconds: float, value: str) -> asyncio.Task[str]:
+    """A request that has begun loading ``key`` (it takes ``seconds``, then gives ``value``)."""
     started = asyncio.Event()
 
-    async def before_the_write() -> str:
+    async def load() -> str:
         started.set()
-        await asyncio.sleep(0.02)
-        return "as it was"
+        await asyncio.sleep(seconds)
+        return value
+
+    task = asyncio.create_task(cache.get_or_load(key, load))
+    await started.wait()
+    return task
+
+
+async def test_a_load_begun_before_a_write_is_not_waited_for() -> None:
+    cache = PageCache(ttl=60)
 
     async def after_the_write() -> str:
         return "as it is"
 
-    first = asyncio.create_task(cache.get_or_load("k", before_the_write))
-    await started.wait()
+    first = await _loading(cache, "k", 0.02, "as it was")
     page_cache._bump()  # this process wrote while the first request was rendering
     assert await cache.get_or_load("k", after_the_write) == "as it is"
     assert await first == "as it was"  # its own visitor gets it; nobody else does
-    assert await cache.get_or_load("k", before_the_write) == "as it is"
+    async def reload() -> str:
+        return "loaded again"
+    assert await cache.get_or_load("k", reload) == "as it is"  # the page after the write was kept
 
 
 async def test_when_the_first_load_is_cancelled_the_others_load_it() -> None:
     cache = PageCache(ttl=60)
-    started = asyncio.Event()
-
-    async def slow() -> str:
-        started.set()
-        await asyncio.sleep(10)
-        return "never"
 
     async def quick() -> str:
         return "loaded by the one who waited"
 
-    first = asyncio.create_task(cache.get_or_load("k", slow))
-    await started.wait()
+    first = await _loading(cache, "k", 10, "never")
     waiting = asyncio.create_task(cache.get_or_load("k", quick))
     await asyncio.sleep(0)
     first.cancel()
