@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, String, Table, insert
+from sqlalchemy import ForeignKey, Index, String, Table, bindparam, insert, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -63,3 +64,25 @@ async def record_event(session: AsyncSession, action: str, object_type: str, obj
 
 # The table's INSERT, not the entity's: a Core statement without the unit of work's bookkeeping.
 _INSERT = insert(cast(Table, AuditEvent.__table__))
+_CTE_COLUMNS = ("actor_id", "action", "object_type", "object_id", "after", "ip", "created_at")
+
+
+def event_cte(source: Any, object_id: Any = None) -> Any:
+    """``INSERT INTO audit_event … SELECT … FROM source`` as a ``WITH`` part (PostgreSQL), for a write that
+    records its event in the same statement: written only if ``source`` has a row (it has one at most). The
+    values are the parameters ``:e_actor_id``, ``:e_action``, … (``event_values``); ``object_id``, when given,
+    is a column of ``source`` instead of ``:e_object_id``."""
+    table = cast(Table, AuditEvent.__table__)
+    values: list[Any] = [bindparam(f"e_{name}", type_=table.c[name].type) for name in _CTE_COLUMNS]
+    if object_id is not None:
+        values[_CTE_COLUMNS.index("object_id")] = sql_cast(object_id, String)
+    return insert(table).from_select(list(_CTE_COLUMNS), select(*values).select_from(source)).cte("event")
+
+
+def event_values(action: str, object_type: str, object_id: object | None = None, *, actor_id: int | None,
+                 after: dict[str, Any] | None = None, ip: str | None = None,
+                 created_at: datetime | None = None) -> dict[str, object]:
+    """The parameters of an ``event_cte``."""
+    return {"e_actor_id": actor_id, "e_action": action, "e_object_type": object_type,
+            "e_object_id": None if object_id is None else str(object_id), "e_after": after, "e_ip": ip,
+            "e_created_at": created_at or utcnow()}

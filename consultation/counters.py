@@ -7,6 +7,7 @@ key built from user input never exceeds the column.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
@@ -25,19 +26,40 @@ def stored_key(key: str) -> str:
     return f"{prefix}:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+@dataclass(frozen=True)
+class Hit:
+    """One event to count in another statement (``hit_cte``): its key and window."""
+
+    key: str
+    window: timedelta
+
+    def parameters(self) -> dict[str, object]:
+        """The ``hit_cte``'s parameters, counting now."""
+        now = utcnow()
+        return {"hit_key": stored_key(self.key), "hit_now": now, "hit_stale_before": now - self.window}
+
+
 @cache
-def _hit_statement(dialect_name: str) -> Any:
+def hit_cte() -> Any:
+    """PostgreSQL: the counting upsert of ``Hit`` as a ``WITH`` part named ``hit``, for a read that counts its
+    request in the same statement (PostgreSQL runs a data-modifying ``WITH`` part whether or not the rest of the
+    statement reads it). Its row: ``count`` and ``window_start``; parameters: ``Hit.parameters``."""
+    return _hit_statement("postgresql", "hit_").cte("hit")
+
+
+@cache
+def _hit_statement(dialect_name: str, prefix: str = "") -> Any:
     """The counting upsert, built once per backend (building it costs more than running it); parameters
-    ``:key``, ``:now`` and ``:stale_before`` (a window that started then or earlier has passed). It names the
-    table, not the mapped class: an INSERT of the class would take the ORM's bulk path, which builds a new
-    statement on every call."""
+    ``:key``, ``:now`` and ``:stale_before`` (a window that started then or earlier has passed), their names
+    after ``prefix``. It names the table, not the mapped class: an INSERT of the class would take the ORM's
+    bulk path, which builds a new statement on every call."""
     table = cast(Table, RateLimitBucket.__table__)
-    now = bindparam("now", type_=UTCDateTime())
-    stale = table.c.window_start <= bindparam("stale_before", type_=UTCDateTime())
+    now = bindparam(f"{prefix}now", type_=UTCDateTime())
+    stale = table.c.window_start <= bindparam(f"{prefix}stale_before", type_=UTCDateTime())
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     return (
         dialect.insert(table)
-        .values(key=bindparam("key", type_=String), window_start=now, count=1)
+        .values(key=bindparam(f"{prefix}key", type_=String), window_start=now, count=1)
         .on_conflict_do_update(
             index_elements=[table.c.key],
             set_={

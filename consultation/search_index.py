@@ -21,15 +21,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Index, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consultation.accounts.models import RoleGrant
 from consultation.areas.models import Area
-from consultation.db import Base, utcnow
+from consultation.db import Base, UTCDateTime, utcnow
 from consultation.outbox import OutboxMessage, enqueue
 
 SEARCH_INDEX_TOPIC = "search.index"
@@ -83,6 +96,20 @@ def search_changed(session: AsyncSession, doc_type: str, ids: Iterable[int]) -> 
         return
     messages[doc_type] = enqueue(session, SEARCH_INDEX_TOPIC, {"type": doc_type, "ids": sorted(changed)})
     session.info[_PENDING] = (session.sync_session.get_transaction(), messages)
+
+
+def changed_cte(source: Any, doc_type: str, id_column: Any) -> Any:
+    """``search_changed`` as a ``WITH`` part (PostgreSQL), for a write that queues its indexing in the same
+    statement: the outbox message for the object whose id is ``id_column`` of ``source``'s row (it has one
+    at most), written only if there is one and the parameter ``:index`` is true. ``:o_now`` is the time."""
+    table = cast(Table, OutboxMessage.__table__)
+    payload = func.json_build_object(literal("type"), literal(doc_type), literal("ids"),
+                                     func.json_build_array(id_column), type_=JSON)
+    now = bindparam("o_now", type_=UTCDateTime())
+    return (insert(table).from_select(["topic", "payload", "attempts", "next_attempt_at", "created_at"],
+                                      select(literal(SEARCH_INDEX_TOPIC), payload, literal(0), now, now)
+                                      .select_from(source).where(bindparam("index", type_=Boolean)))
+            .cte("search_changed"))
 
 
 async def area_tree_changed(session: AsyncSession, area: Area) -> None:

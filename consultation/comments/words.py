@@ -18,6 +18,7 @@ from consultation.comments.models import WORD_MAX, SensitiveWord
 from consultation.db import insert_ignore, utcnow
 from consultation.errors import NotFound, ValidationFailed, msg
 from consultation.policy import Actor, require
+from consultation.table_cache import TableCache
 from consultation.validation import check_length
 
 # Sample words for the demo and fresh installs (spam and fraud, the usual trouble in neighbourhood boards).
@@ -30,14 +31,23 @@ def fold(text: str) -> str:
     return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
-_WORDS = select(SensitiveWord.word)  # built once: every comment of a surge runs it
+_WORDS = select(SensitiveWord.word)  # built once
+# Every comment checks the list, which administrators change now and then: kept per process, up to 10 s behind
+# another process's change (``consultation.table_cache``), each word with its folded form.
+_LIST = TableCache[list[tuple[str, str]]](SensitiveWord.__tablename__, max_entries=16)
+
+
+async def _folded_list(session: AsyncSession) -> list[tuple[str, str]]:
+    async def load() -> list[tuple[str, str]]:
+        return [(word, key) for word in (await session.scalars(_WORDS)).all() if (key := fold(word))]
+
+    return await _LIST.get(session, "words", load)
 
 
 async def matches(session: AsyncSession, text: str) -> list[str]:
     """The listed words that ``text`` contains (an empty list: nothing to hold)."""
-    words = (await session.scalars(_WORDS)).all()
     folded = fold(text)
-    return [word for word in words if (key := fold(word)) and key in folded]
+    return [word for word, key in await _folded_list(session) if key in folded]
 
 
 async def listed(session: AsyncSession) -> list[SensitiveWord]:

@@ -16,6 +16,7 @@ from consultation.drafts.model import HEADING_KINDS, Kind
 from consultation.drafts.models import Draft, DraftVersion, Provision
 from consultation.errors import NotFound
 from consultation.policy import Actor
+from consultation.table_cache import TableCache
 
 LIST_LIMIT = 200
 
@@ -201,6 +202,23 @@ async def with_ancestors(session: AsyncSession, provision_id: int) -> list[Provi
         chain.append(node)
         node = by_id.get(node.parent_id) if node.parent_id is not None else None
     return chain
+
+
+# A comment surge reads the chain of the provision commented on with every comment; a version's provisions
+# never change (a new text is a new version), so the chains are kept per process (``consultation.table_cache``).
+_CHAINS = TableCache[list[Provision]](Provision.__tablename__, max_entries=4096)
+
+
+async def shared_chain(session: AsyncSession, provision_id: int) -> list[Provision]:
+    """``with_ancestors``, kept per process: the provisions belong to no session, so they are for reading
+    only (their columns; no relationship is loaded)."""
+    async def load() -> list[Provision]:
+        chain = await with_ancestors(session, provision_id)
+        for provision in chain:
+            session.expunge(provision)
+        return chain
+
+    return await _CHAINS.get(session, provision_id, load)
 
 
 def tree_of(provisions: list[Provision]) -> list[TreeNode]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, String, bindparam, case, delete, insert, literal, or_, select, update
+from sqlalchemy import Integer, String, Table, bindparam, case, delete, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -195,9 +196,10 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
     earlier comment on the same article joins that comment's group (and inherits its answer).
 
     Under a surge (issue 6: hundreds of comments a second, a third of them copies of a few campaigns) the
-    statements are few (the provision with its article and chapter in one, the group's lead in one, the
-    comment itself returned by its INSERT) and the lead's ``group_size`` is raised by the very last
-    statement, so its row lock is held only while the transaction commits. ``provisions``, when given, receives
+    statements are few: the provision with its article and chapter in one (none when this process read them
+    in the last seconds, as the sensitive words), the group's lead in one, and on PostgreSQL the comment,
+    its audit event and its search outbox message in one. The lead's ``group_size`` is raised by the very
+    last statement, so its row lock is held only while the transaction commits. ``provisions``, when given, receives
     the provision commented on and those it is in (to cite it without another statement)."""
     await check_may_take_part(session, actor, round_)
     assert actor.user_id is not None
@@ -225,27 +227,35 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
     # held for review; the others join the group of an identical or near-identical earlier comment.
     representative = policy.is_representative(actor)
     lead = None if held or representative else await _lead_for(session, round_.id, article_id, fingerprint)
+    now = utcnow()
     values: dict[str, object] = {
         "round_id": round_.id, "provision_id": provision_id, "article_id": article_id, "chapter_id": chapter_id,
         "author_id": actor.user_id, "by_representative": representative, "body": body,
-        "proposed_wording": wording, "held": held, "client_token": token, "created_at": utcnow(),
+        "proposed_wording": wording, "held": held, "client_token": token, "created_at": now,
         "norm_hash": fingerprint.hash, **band_columns(fingerprint), "lead_id": lead.id if lead else None,
-        "group_size": 1, "support_count": 0,
-        "reason": "",
+        "group_size": 1, "support_count": 0, **_UNANSWERED,
     }
     if lead is not None and lead.outcome is not None:  # joins a group that was answered already
         values |= {"outcome": lead.outcome, "reason": lead.reason, "answered_by_id": lead.answered_by_id,
                    "answered_at": lead.answered_at, "changed_provision_id": lead.changed_provision_id}
-    comment = (await session.scalars(_insert_comment(session), [values])).one_or_none()
+    after = {"round_id": round_.id, "provision_id": provision_id, "lead_id": lead.id if lead else None, "held": held}
+    together = session.get_bind().dialect.name == "postgresql"
+    if together:  # the comment, its event and its indexing in one statement
+        parameters = {**{f"c_{key}": value for key, value in values.items()}, "index": not held, "o_now": now,
+                      **audit.event_values(EVENT, "draft_comment", actor_id=actor.user_id, ip=actor.ip, after=after,
+                                           created_at=now)}
+        comment = (await session.scalars(_insert_all(), parameters)).one_or_none()
+    else:
+        comment = (await session.scalars(_insert_comment(session), [values])).one_or_none()
     if comment is None:  # this form was sent before (or twice at once: the other request saved it)
         earlier = await _same_submission(session, actor.user_id, round_, provision_id, body, token)
         assert earlier is not None
         return earlier
-    await audit.record(session, "draft_comment.posted", "draft_comment", comment.id, actor_id=actor.user_id,
-                       ip=actor.ip, after={"round_id": round_.id, "provision_id": provision_id,
-                                           "lead_id": lead.id if lead else None, "held": held})
-    if not held:
-        search_index.search_changed(session, SEARCH_TYPE, [comment.id])
+    if not together:
+        await audit.record(session, EVENT, "draft_comment", comment.id, actor_id=actor.user_id, ip=actor.ip,
+                           after=after)
+        if not held:
+            search_index.search_changed(session, SEARCH_TYPE, [comment.id])
     if lead is not None:
         # Last: everything else of this transaction is sent first, so the lead's row (which every copy of a
         # campaign updates) stays locked only until the commit that follows.
@@ -257,6 +267,23 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
 
 
 _INSERTS: dict[str, Any] = {}
+EVENT = "draft_comment.posted"
+_UNANSWERED = {"outcome": None, "reason": "", "answered_by_id": None, "answered_at": None, "changed_provision_id": None}
+
+
+@cache
+def _insert_all() -> Any:
+    """PostgreSQL: ``_insert_comment`` (its ``:c_…`` values: every column but the id), the comment's audit event
+    (``:e_…``) and, if ``:index``, its search outbox message, in one ``WITH`` statement that returns the new
+    comment (no row when the form was sent before)."""
+    table = cast(Table, DraftComment.__table__)
+    names = [column.name for column in table.c if column.name != "id"]
+    new = (pg_insert(table).values({name: bindparam(f"c_{name}", type_=table.c[name].type) for name in names})
+           .on_conflict_do_nothing(index_elements=["author_id", "client_token"]).returning(*table.c)
+           .cte("new_comment"))
+    statement = select(new).add_cte(audit.event_cte(new, object_id=new.c.id),
+                                    search_index.changed_cte(new, SEARCH_TYPE, new.c.id))
+    return select(DraftComment).from_statement(statement)
 
 
 def _insert_comment(session: AsyncSession) -> Any:
@@ -277,8 +304,9 @@ def band_columns(fingerprint: Fingerprint) -> dict[str, int]:
 
 
 async def _target(session: AsyncSession, round_: CommentRound, provision_id: int) -> list[Provision]:
-    """The provision commented on and the provisions it is in, innermost first (one statement)."""
-    chain = await draft_queries.with_ancestors(session, provision_id)
+    """The provision commented on and the provisions it is in, innermost first (one statement, or none when
+    this process read them in the last few seconds)."""
+    chain = await draft_queries.shared_chain(session, provision_id)
     provision = chain[0] if chain else None
     if provision is None or provision.version_id != round_.version_id:
         raise ValidationFailed({"provision_id": msg("This provision is not part of the draft under comment.")})

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from consultation import counters
 from consultation.accounts.models import User
 from consultation.areas.models import Area, AreaLevel, Household
 from consultation.errors import NotFound, msg
@@ -66,6 +67,47 @@ async def visible_poll(session: AsyncSession, actor: Actor, poll_id: int) -> Pol
     if not can(actor, "voting.view", poll):
         raise NotFound()
     return poll
+
+
+@cache
+def _poll_with_entry_statement(counting: bool) -> Any:
+    """``_poll_statement`` with the roll entry of the person ``:user_id`` joined and, when ``counting``, the
+    rate-limit hit of the attempt counted (``counters.hit_cte``): a vote storm's every ballot needs all three,
+    in one statement instead of three."""
+    entry = (PollVoter.poll_id == Poll.id) & (PollVoter.user_id == bindparam("user_id", type_=Integer))
+    statement = (select(Poll, PollVoter).where(Poll.id == bindparam("poll_id", type_=Integer))
+                 .outerjoin(PollVoter, entry)
+                 .options(joinedload(Poll.area, innerjoin=True), joinedload(Poll.options)))
+    if counting:
+        hit = counters.hit_cte()
+        statement = statement.add_columns(select(hit.c.count).scalar_subquery(),
+                                          select(hit.c.window_start).scalar_subquery()).add_cte(hit)
+    return statement
+
+
+@dataclass(frozen=True)
+class BallotRead:
+    """What casting reads first: the poll, the person's own roll entry and, when it was counted with them,
+    the rate-limit count of the attempt and its window's start."""
+
+    poll: Poll
+    own: ballots.OwnEntry
+    counted: tuple[int, datetime] | None
+
+
+async def poll_for_ballot(session: AsyncSession, actor: Actor, poll_id: int, *,
+                          hit: counters.Hit | None = None) -> BallotRead:
+    """``visible_poll`` for someone about to vote, with their own roll entry (the one by their user id; a
+    household poll's entry is found through the household by ``ballots.roll_entry``) read by the same
+    statement, for ``ballots.cast_ballot``. On PostgreSQL the statement also counts ``hit`` (the attempt's
+    rate-limit hit, counted even when the poll is missing); elsewhere ``counted`` is None and the caller
+    counts it."""
+    counting = hit is not None and session.get_bind().dialect.name == "postgresql"
+    parameters = {"poll_id": poll_id, "user_id": actor.user_id, **(hit.parameters() if counting and hit else {})}
+    row = (await session.execute(_poll_with_entry_statement(counting), parameters)).unique().one_or_none()
+    if row is None or not can(actor, "voting.view", row[0]):
+        raise NotFound()
+    return BallotRead(row[0], ballots.OwnEntry(row[1]), (int(row[2]), row[3]) if counting else None)
 
 
 async def get_paper_batch(session: AsyncSession, poll: Poll, batch_id: int) -> PaperBatch:

@@ -16,6 +16,7 @@ from consultation.voting.models import Ballot, Poll, PollChainEntry, PollOption
 from consultation.voting.services import PollDraft
 from tests.api.helpers import assert_matches, assert_no_personal_data, log_in, send
 from tests.deliberation.helpers import World, actor_of, make_world
+from web.routes import polls as poll_routes
 
 
 async def open_poll(db: Any, world: World, **overrides: Any) -> tuple[Poll, list[int]]:
@@ -138,3 +139,22 @@ async def test_secret_polls_never_show_live_results(make_client: Any, db: Any) -
     voter = await log_in(make_client(), world.author)
     assert (await send(voter, "POST", f"/api/v1/polls/{poll.id}/ballots", {"choices": [yes]})).status_code == 201
     assert (await make_client().get(f"/api/v1/polls/{poll.id}/results")).status_code == 409
+
+
+async def test_ballot_attempts_are_rate_limited_on_the_api_and_the_page(make_client: Any, db: Any,
+                                                                        monkeypatch: Any) -> None:
+    """The attempt is counted with the poll's read (in the same statement on PostgreSQL), per person across
+    polls: past the limit the API answers 429 with Retry-After, and so does the page, and nothing is stored."""
+    monkeypatch.setattr(poll_routes, "VOTE_LIMIT", 2)
+    world = await make_world(db, neighbours=1)
+    polls = [await open_poll(db, world) for _ in range(3)]
+    voter = await log_in(make_client(), world.author)
+    for poll, (yes, _no, _abstain) in polls[:2]:
+        assert (await send(voter, "POST", f"/api/v1/polls/{poll.id}/ballots", {"choices": [yes]})).status_code == 201
+    poll, (yes, _no, _abstain) = polls[2]
+    limited = await send(voter, "POST", f"/api/v1/polls/{poll.id}/ballots", {"choices": [yes]})
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 3000
+    assert (await voter.submit(f"/polls/{poll.id}/vote", {"choice": str(yes)})).status_code == 429
+    other = await log_in(make_client(), world.neighbours[0])  # counted per person
+    assert (await send(other, "POST", f"/api/v1/polls/{poll.id}/ballots", {"choices": [yes]})).status_code == 201
+    assert [await count(db, p) for p, _ in polls] == [1, 1, 1]

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from consultation.accounts.models import Role
+from consultation.audit import AuditEvent
 from consultation.comments import words
 from consultation.db import utcnow
 from consultation.drafts import services as drafts
@@ -17,11 +18,13 @@ from consultation.drafts.model import Kind
 from consultation.drafts.models import Draft, DraftVersion, Provision
 from consultation.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from consultation.notifications.models import Notification
+from consultation.outbox import OutboxMessage
 from consultation.policy import Actor, Grant
 from consultation.rounds import report, services
 from consultation.rounds.models import CommentRound, DraftComment, DraftCommentSupport, Outcome
 from consultation.rounds.queries import QueueFilter, QueueStatus, get_round, queue, queue_totals
 from consultation.rounds.similarity import Fingerprint, jaccard
+from consultation.search_index import SEARCH_INDEX_TOPIC
 from tests.drafts.test_services import V1, V2
 from tests.factories import City, make_city, make_user
 
@@ -375,3 +378,27 @@ async def test_held_comments_are_released_or_taken_off_view_and_never_counted_wh
     await services.set_held(db, w.drafter, w.draft, w.round, b, True)
     await db.refresh(a)
     assert b.held and b.lead_id is None and a.group_size == 1
+
+
+async def test_a_comment_is_stored_with_its_event_and_its_search_update(db: Any) -> None:
+    """On PostgreSQL one statement writes all three: each must be there, with the new comment's id, and a
+    comment held for review must not be indexed (nor a repeat of the same form stored twice)."""
+    w = await world(db)
+    _, second, _ = await articles(db, w.round.version_id)
+    await words.add_word(db, Actor(user_id=None, grants=(Grant(Role.admin),)), "代开发票")
+    author = await resident(db, w)
+    shown = await services.post_comment(db, author, w.round, provision_id=second.id, body="第二条写得很清楚。",
+                                        client_token="form-1")
+    again = await services.post_comment(db, author, w.round, provision_id=second.id, body="第二条写得很清楚。",
+                                        client_token="form-1")
+    held = await services.post_comment(db, author, w.round, provision_id=None, body="可以帮忙代开发票")
+    assert again.id == shown.id and held.held and not shown.held
+    assert (shown.article_id, shown.author_id, shown.group_size, shown.reason) == (second.id, author.user_id, 1, "")
+    events = (await db.execute(select(AuditEvent.object_id, AuditEvent.actor_id, AuditEvent.after)
+                               .where(AuditEvent.action == "draft_comment.posted").order_by(AuditEvent.id))).all()
+    assert [(e.object_id, e.actor_id) for e in events] == [(str(shown.id), author.user_id),
+                                                           (str(held.id), author.user_id)]
+    assert events[0].after == {"round_id": w.round.id, "provision_id": second.id, "lead_id": None, "held": False}
+    messages = await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == SEARCH_INDEX_TOPIC))
+    indexed = [m.payload for m in messages if m.payload["type"] == services.SEARCH_TYPE]
+    assert indexed == [{"type": services.SEARCH_TYPE, "ids": [shown.id]}]

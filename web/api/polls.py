@@ -48,7 +48,7 @@ from web.routes.polls import (
     check_chain,
     closed_poll,
     explain,
-    limit_votes,
+    poll_to_vote_in,
     receipt_key,
     result_view,
     visible_result,
@@ -203,14 +203,15 @@ async def api_cast(request: Request, ctx: Ctx) -> Response:
     changing one's vote), 403 when not on the roll, 422 for invalid choices (a forged option id, too many,
     too few, repeated). A refusal changes nothing."""
     require_user(ctx)
-    poll = await polls.visible_poll(ctx.db, ctx.actor, request.path_params["poll_id"])
-    await limit_votes(ctx)
+    read = await poll_to_vote_in(ctx, request.path_params["poll_id"])
+    poll = read.poll
     body = await json_body(request, CastBallot)
     raw = body.get(CHOICES_FIELD)
     if not isinstance(raw, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in raw) \
             or len(raw) > len(poll.options) + 1:
         raise ValidationFailed({CHOICES_FIELD: msg("Send the chosen option ids as a list of whole numbers.")})
-    result = await casting.cast_ballot(ctx.db, ctx.actor, poll, [int(c) for c in raw], receipt_key=receipt_key(ctx))
+    result = await casting.cast_ballot(ctx.db, ctx.actor, poll, [int(c) for c in raw], receipt_key=receipt_key(ctx),
+                                      own=read.own)
     return ok({"poll_id": poll.id, "receipt": result.receipt, "changed": result.changed},
               200 if result.changed else 201)
 

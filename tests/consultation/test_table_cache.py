@@ -1,0 +1,87 @@
+"""The per-process caches of rarely written tables (``consultation.table_cache``): this process's own
+writes are seen at once, a write rolled back is not kept, other processes' writes at most ``ttl`` late."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from consultation import table_cache
+from consultation.accounts.models import Role
+from consultation.comments import words
+from consultation.comments.models import SensitiveWord
+from consultation.policy import Actor, Grant
+from consultation.table_cache import TableCache
+
+ADMIN = Actor(user_id=None, grants=(Grant(Role.admin),))
+
+
+async def test_the_word_list_follows_this_process_s_writes_at_once(db: Any) -> None:
+    assert await words.matches(db, "可以代开发票") == []  # the empty list is cached now
+    await words.add_word(db, ADMIN, "代开发票")
+    assert await words.matches(db, "可以代 开-发票") == ["代开发票"]
+    word = await db.scalar(select(SensitiveWord).where(SensitiveWord.word == "代开发票"))
+    await words.remove_word(db, ADMIN, word.id)
+    assert await words.matches(db, "可以代开发票") == []
+
+
+async def test_a_write_rolled_back_is_not_kept(db: Any) -> None:
+    assert await words.matches(db, "刷单") == []
+    savepoint = await db.begin_nested()
+    await words.add_word(db, ADMIN, "刷单")
+    assert await words.matches(db, "刷单") == ["刷单"]  # read (and cached) inside the savepoint
+    await savepoint.rollback()
+    assert await words.matches(db, "刷单") == []
+
+
+async def test_another_process_s_write_is_seen_after_the_time_to_live(db: Any, monkeypatch: pytest.MonkeyPatch
+                                                                       ) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(table_cache.time, "monotonic", lambda: clock[0])
+    cache = TableCache[str]("sensitive_word", ttl=10)
+    stored = ["old"]  # what the database holds: another process changes it without this one knowing
+
+    async def load() -> str:
+        return stored[0]
+
+    assert await cache.get(db, "k", load) == "old"
+    stored[0] = "new"
+    clock[0] += 9.9
+    assert await cache.get(db, "k", load) == "old"
+    clock[0] += 0.2
+    assert await cache.get(db, "k", load) == "new"
+
+
+async def test_a_value_loaded_while_this_process_wrote_is_not_kept(db: Any) -> None:
+    cache = TableCache[int]("sensitive_word")
+    loads = [0]
+
+    async def load_during_a_write() -> int:
+        loads[0] += 1
+        if loads[0] == 1:
+            await words.add_word(db, ADMIN, "高利贷")  # as if another request of this process wrote meanwhile
+        return loads[0]
+
+    assert await cache.get(db, "k", load_during_a_write) == 1
+    assert await cache.get(db, "k", load_during_a_write) == 2  # loaded again: the first one may be stale
+    assert await cache.get(db, "k", load_during_a_write) == 2
+
+
+async def test_entries_are_bounded(db: Any) -> None:
+    cache = TableCache[int]("sensitive_word", max_entries=2)
+    for key in range(3):
+        await cache.get(db, key, lambda key=key: _value(key))
+    calls: list[int] = []
+
+    async def counted() -> int:
+        calls.append(0)
+        return -1
+
+    assert await cache.get(db, 2, counted) == 2 and await cache.get(db, 1, counted) == 1
+    assert await cache.get(db, 0, counted) == -1 and len(calls) == 1  # the oldest went first
+
+
+async def _value(key: int) -> int:
+    return key
