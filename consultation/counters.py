@@ -41,10 +41,28 @@ class Hit:
 
 @cache
 def hit_cte() -> Any:
-    """PostgreSQL: the counting upsert of ``Hit`` as a ``WITH`` part named ``hit``, for a read that counts its
-    request in the same statement (PostgreSQL runs a data-modifying ``WITH`` part whether or not the rest of the
-    statement reads it). Its row: ``count`` and ``window_start``; parameters: ``Hit.parameters``."""
+    """PostgreSQL: the counting upsert of ``Hit`` as a ``WITH`` part named ``hit`` (PostgreSQL runs a
+    data-modifying ``WITH`` part whether or not the rest of the statement reads it). Its row: ``count`` and
+    ``window_start``; parameters: ``Hit.parameters``."""
     return _hit_statement("postgresql", "hit_").cte("hit")
+
+
+def counts_along(session: AsyncSession, hit: Hit | None) -> bool:
+    """Whether a read can count ``hit`` in its own statement (``counting``): on PostgreSQL."""
+    return hit is not None and session.get_bind().dialect.name == "postgresql"
+
+
+def counting(statement: Any) -> Any:
+    """``statement`` (a SELECT) counting a ``Hit`` too: the hit's count and window start are its last two
+    columns. For a route's first read, so that a rate-limited request costs no statement of its own."""
+    hit = hit_cte()
+    return statement.add_columns(select(hit.c.count).scalar_subquery(),
+                                 select(hit.c.window_start).scalar_subquery()).add_cte(hit)
+
+
+def counted_in(row: Any) -> tuple[int, datetime]:
+    """The count and window start of a ``counting`` statement's row."""
+    return int(row[-2]), row[-1]
 
 
 @cache

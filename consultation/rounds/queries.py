@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
+from consultation import counters
 from consultation.accounts.models import User
 from consultation.areas.models import Area
 from consultation.areas.queries import Page, paginate
@@ -63,6 +64,24 @@ async def round_alone(session: AsyncSession, round_id: int) -> CommentRound:
     if round_ is None:
         raise NotFound()
     return round_
+
+
+_ROUND_ALONE = select(CommentRound).where(CommentRound.id == bindparam("round_id", type_=Integer))
+_ROUND_COUNTING = counters.counting(_ROUND_ALONE)
+
+
+async def round_for_comment(session: AsyncSession, round_id: int, hit: counters.Hit | None
+                            ) -> tuple[CommentRound, tuple[int, datetime] | None]:
+    """``round_alone`` for someone about to comment, counting ``hit`` (their rate-limit hit) in the same
+    statement on PostgreSQL (even when the round is missing); the count and window start, or None when the
+    caller must count it."""
+    if not counters.counts_along(session, hit):
+        return await round_alone(session, round_id), None
+    assert hit is not None
+    row = (await session.execute(_ROUND_COUNTING, {"round_id": round_id, **hit.parameters()})).one_or_none()
+    if row is None:
+        raise NotFound()
+    return row[0], counters.counted_in(row)
 
 
 async def version_text(session: AsyncSession, version: DraftVersion) -> str:

@@ -242,6 +242,7 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
     together = session.get_bind().dialect.name == "postgresql"
     if together:  # the comment, its event and its indexing in one statement
         parameters = {**{f"c_{key}": value for key, value in values.items()}, "index": not held, "o_now": now,
+                      "grown_lead": lead.id if lead is not None else None,
                       **audit.event_values(EVENT, "draft_comment", actor_id=actor.user_id, ip=actor.ip, after=after,
                                            created_at=now)}
         comment = (await session.scalars(_insert_all(), parameters)).one_or_none()
@@ -256,7 +257,7 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
                            after=after)
         if not held:
             search_index.search_changed(session, SEARCH_TYPE, [comment.id])
-    if lead is not None:
+    if lead is not None and not together:
         # Last: everything else of this transaction is sent first, so the lead's row (which every copy of a
         # campaign updates) stays locked only until the commit that follows.
         await session.flush()
@@ -274,15 +275,20 @@ _UNANSWERED = {"outcome": None, "reason": "", "answered_by_id": None, "answered_
 @cache
 def _insert_all() -> Any:
     """PostgreSQL: ``_insert_comment`` (its ``:c_…`` values: every column but the id), the comment's audit event
-    (``:e_…``) and, if ``:index``, its search outbox message, in one ``WITH`` statement that returns the new
-    comment (no row when the form was sent before)."""
+    (``:e_…``), if ``:index`` its search outbox message, and the ``group_size`` of the group's lead
+    ``:grown_lead`` (NULL: none) raised, in one ``WITH`` statement that returns the new comment (no row, and
+    nothing written, when the form was sent before). The statement is the transaction's last, so the lead's
+    row (which every copy of a campaign updates) stays locked only until the commit that follows."""
     table = cast(Table, DraftComment.__table__)
     names = [column.name for column in table.c if column.name != "id"]
     new = (pg_insert(table).values({name: bindparam(f"c_{name}", type_=table.c[name].type) for name in names})
            .on_conflict_do_nothing(index_elements=["author_id", "client_token"]).returning(*table.c)
            .cte("new_comment"))
+    grown = (update(table).where(table.c.id == bindparam("grown_lead", type_=Integer),
+                                 select(new.c.id).exists())
+             .values(group_size=table.c.group_size + 1).cte("grown"))
     statement = select(new).add_cte(audit.event_cte(new, object_id=new.c.id),
-                                    search_index.changed_cte(new, SEARCH_TYPE, new.c.id))
+                                    search_index.changed_cte(new, SEARCH_TYPE, new.c.id), grown)
     return select(DraftComment).from_statement(statement)
 
 

@@ -78,11 +78,7 @@ def _poll_with_entry_statement(counting: bool) -> Any:
     statement = (select(Poll, PollVoter).where(Poll.id == bindparam("poll_id", type_=Integer))
                  .outerjoin(PollVoter, entry)
                  .options(joinedload(Poll.area, innerjoin=True), joinedload(Poll.options)))
-    if counting:
-        hit = counters.hit_cte()
-        statement = statement.add_columns(select(hit.c.count).scalar_subquery(),
-                                          select(hit.c.window_start).scalar_subquery()).add_cte(hit)
-    return statement
+    return counters.counting(statement) if counting else statement
 
 
 @dataclass(frozen=True)
@@ -102,12 +98,12 @@ async def poll_for_ballot(session: AsyncSession, actor: Actor, poll_id: int, *,
     statement, for ``ballots.cast_ballot``. On PostgreSQL the statement also counts ``hit`` (the attempt's
     rate-limit hit, counted even when the poll is missing); elsewhere ``counted`` is None and the caller
     counts it."""
-    counting = hit is not None and session.get_bind().dialect.name == "postgresql"
+    counting = counters.counts_along(session, hit)
     parameters = {"poll_id": poll_id, "user_id": actor.user_id, **(hit.parameters() if counting and hit else {})}
     row = (await session.execute(_poll_with_entry_statement(counting), parameters)).unique().one_or_none()
     if row is None or not can(actor, "voting.view", row[0]):
         raise NotFound()
-    return BallotRead(row[0], ballots.OwnEntry(row[1]), (int(row[2]), row[3]) if counting else None)
+    return BallotRead(row[0], ballots.OwnEntry(row[1]), counters.counted_in(row) if counting else None)
 
 
 async def get_paper_batch(session: AsyncSession, poll: Poll, batch_id: int) -> PaperBatch:

@@ -63,7 +63,7 @@ from web.api.serializers import AreaRef, area_ref
 from web.auth import require_user
 from web.context import Ctx
 from web.i18n import gettext, translate
-from web.ratelimit import limit
+from web.ratelimit import pending, settle
 from web.routes.rounds import round_cached
 
 routes = ApiTable()
@@ -574,11 +574,13 @@ async def api_round_comment_post(request: Request, ctx: Ctx) -> Response:
     (409 before and after its window). A provision that is not part of the version under comment is
     refused (422) and nothing is saved. A copy of an earlier comment on the same article joins its group."""
     user = require_user(ctx)
-    round_ = await rounds.round_alone(ctx.db, request.path_params["round_id"])  # its draft is not needed
+    hit = pending(ctx, f"draft-comment:user:{user.id}", per_seconds=round_policy.COMMENTING_LIMIT["per_seconds"])
+    # its draft is not needed; the attempt is counted with it
+    round_, counted = await rounds.round_for_comment(ctx.db, request.path_params["round_id"], hit)
+    await settle(ctx, hit, counted, max_hits=round_policy.COMMENTING_LIMIT["max_hits"])
     body = await json_body(request, NewDraftComment)
     token = body.get("client_token") or request.headers.get("idempotency-key") or None
     started = utcnow()
-    await limit(ctx, f"draft-comment:user:{user.id}", **round_policy.COMMENTING_LIMIT)
     known: dict[int, Provision] = {}
     comment = await commenting.post_comment(ctx.db, ctx.actor, round_, provision_id=body.get("provision_id"),
                                             body=body["body"], proposed_wording=body.get("proposed_wording") or "",
