@@ -49,8 +49,8 @@ def _levels(conn: Connection) -> list[set[str]]:
 @event.listens_for(Engine, "before_cursor_execute")
 def _note_write(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
                 executemany: bool) -> None:
-    if not statement.lstrip()[:6].upper().startswith(_WRITE_HEADS):
-        return
+    if not statement.lstrip()[:6].upper().startswith(_WRITE_HEADS) or not any(name in statement for name in _versions):
+        return  # most statements: a read, or a write that does not name a watched table
     written = {name for name in _WRITTEN_TABLE.findall(statement) if name in _versions}
     if written:
         _levels(conn)[-1].update(written)
