@@ -9,6 +9,14 @@ How fresh (the promise ``web.page_cache`` makes for pages):
   is not kept.
 - Writes by other processes are seen at most ``ttl`` seconds late.
 
+SQLAlchemy announces a commit before the database has it: a value loaded in the moment between the two would
+be the old one. So a value is only kept if its load began ``SETTLE`` seconds or more after the last end of a
+transaction of this process that wrote the table.
+
+A transaction that writes a table and then reads it through its cache shares what it wrote with the process's
+other requests before it commits (the administrators' pages do not read through the caches; the demo loader
+does, alone).
+
 Entries are per database (engine), so tests with their own databases never share them.
 """
 
@@ -27,7 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 V = TypeVar("V")
 DEFAULT_TTL = 10.0  # seconds, as web.page_cache.DEFAULT_TTL
 
+SETTLE = 1.0  # seconds: far longer than a commit takes
 _versions: dict[str, int] = {}  # watched table → bumped by every write of this process to it
+_settled_at: dict[str, float] = {}  # watched table → when the last transaction that wrote it has surely ended
 _caches: list[TableCache[Any]] = []
 _WRITE_HEADS = ("INSERT", "UPDATE", "DELETE", "WITH", "MERGE")
 # the tables a statement writes (SQLAlchemy writes the keywords in capitals)
@@ -35,9 +45,11 @@ _WRITTEN_TABLE = re.compile(r'\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+IN
 _WROTE = "table_cache_wrote"
 
 
-def _bump(tables: set[str]) -> None:
+def _bump(tables: set[str], *, ended: bool = False) -> None:
     for table in tables:
         _versions[table] += 1
+        if ended:
+            _settled_at[table] = time.monotonic() + SETTLE
 
 
 def _levels(conn: Connection) -> list[set[str]]:
@@ -60,7 +72,7 @@ def _note_write(conn: Connection, cursor: Any, statement: str, parameters: Any, 
 @event.listens_for(Engine, "commit")
 @event.listens_for(Engine, "rollback")
 def _note_end(conn: Connection) -> None:
-    _bump(set().union(*conn.info.pop(_WROTE, [])))
+    _bump(set().union(*conn.info.pop(_WROTE, [])), ended=True)
 
 
 @event.listens_for(Engine, "savepoint")
@@ -78,7 +90,7 @@ def _note_release(conn: Connection, name: str, context: Any) -> None:
 @event.listens_for(Engine, "rollback_savepoint")
 def _note_savepoint_rollback(conn: Connection, name: str, context: Any) -> None:
     levels = _levels(conn)
-    _bump(levels.pop() if len(levels) > 1 else levels[-1])
+    _bump(levels.pop() if len(levels) > 1 else levels[-1], ended=True)
 
 
 class TableCache(Generic[V]):
@@ -88,6 +100,7 @@ class TableCache(Generic[V]):
 
     def __init__(self, table: str, *, ttl: float = DEFAULT_TTL, max_entries: int = 1000) -> None:
         _versions.setdefault(table, 0)
+        _settled_at.setdefault(table, 0.0)
         self.table = table
         self.ttl = ttl
         self.max_entries = max_entries
@@ -99,12 +112,13 @@ class TableCache(Generic[V]):
         while it loaded)."""
         full_key = (id(session.get_bind().engine), key)
         version = _versions[self.table]
+        began = time.monotonic()
         found = self._entries.get(full_key)
-        if found is not None and found[0] == version and time.monotonic() - found[1] < self.ttl:
+        if found is not None and found[0] == version and began - found[1] < self.ttl:
             return found[2]
         value = await load()
-        if _versions[self.table] == version:
-            self._entries[full_key] = (version, time.monotonic(), value)
+        if _versions[self.table] == version and began >= _settled_at[self.table]:
+            self._entries[full_key] = (version, began, value)
             self._entries.move_to_end(full_key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
@@ -115,6 +129,9 @@ class TableCache(Generic[V]):
 
 
 def clear_all() -> None:
-    """Empty every cache (tests that count the statements of a cold write)."""
+    """Empty every cache and forget when writes ended (tests that count the statements of a cold write, and
+    then of a warm one)."""
     for table_cache in _caches:
         table_cache.clear()
+    for table in _settled_at:
+        _settled_at[table] = 0.0

@@ -210,15 +210,19 @@ _CHAINS = TableCache[list[Provision]](Provision.__tablename__, max_entries=4096)
 
 
 async def shared_chain(session: AsyncSession, provision_id: int) -> list[Provision]:
-    """``with_ancestors``, kept per process: the provisions belong to no session, so they are for reading
-    only (their columns; no relationship is loaded)."""
+    """``with_ancestors``, kept per process: copies that belong to no session, for reading their columns only
+    (no relationship is loaded). The session's own provisions stay its own."""
     async def load() -> list[Provision]:
-        chain = await with_ancestors(session, provision_id)
-        for provision in chain:
-            session.expunge(provision)
-        return chain
+        return [_detached_copy(provision) for provision in await with_ancestors(session, provision_id)]
 
     return await _CHAINS.get(session, provision_id, load)
+
+
+def _detached_copy(provision: Provision) -> Provision:
+    return Provision(**{column.key: getattr(provision, column.key) for column in _PROVISION_COLUMNS})
+
+
+_PROVISION_COLUMNS = tuple(Provision.__table__.columns)
 
 
 def tree_of(provisions: list[Provision]) -> list[TreeNode]:

@@ -73,8 +73,8 @@ _ROUND_COUNTING = counters.counting(_ROUND_ALONE)
 async def round_for_comment(session: AsyncSession, round_id: int, hit: counters.Hit | None
                             ) -> tuple[CommentRound, tuple[int, datetime] | None]:
     """``round_alone`` for someone about to comment, counting ``hit`` (their rate-limit hit) in the same
-    statement on PostgreSQL (even when the round is missing); the count and window start, or None when the
-    caller must count it."""
+    statement on PostgreSQL, in the request's transaction as ``web.ratelimit.limit`` counts it; the count and
+    window start, or None when the caller must count it."""
     if not counters.counts_along(session, hit):
         return await round_alone(session, round_id), None
     assert hit is not None

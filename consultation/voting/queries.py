@@ -96,8 +96,8 @@ async def poll_for_ballot(session: AsyncSession, actor: Actor, poll_id: int, *,
     """``visible_poll`` for someone about to vote, with their own roll entry (the one by their user id; a
     household poll's entry is found through the household by ``ballots.roll_entry``) read by the same
     statement, for ``ballots.cast_ballot``. On PostgreSQL the statement also counts ``hit`` (the attempt's
-    rate-limit hit, counted even when the poll is missing); elsewhere ``counted`` is None and the caller
-    counts it."""
+    rate-limit hit; the JSON API casts in autocommit there, so an attempt on a missing poll counts too);
+    elsewhere ``counted`` is None and the caller counts it."""
     counting = counters.counts_along(session, hit)
     parameters = {"poll_id": poll_id, "user_id": actor.user_id, **(hit.parameters() if counting and hit else {})}
     row = (await session.execute(_poll_with_entry_statement(counting), parameters)).unique().one_or_none()
