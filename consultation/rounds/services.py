@@ -252,12 +252,12 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
         earlier = await _same_submission(session, actor.user_id, round_, provision_id, body, token)
         assert earlier is not None
         return earlier
-    if not together:
-        await audit.record(session, EVENT, "draft_comment", comment.id, actor_id=actor.user_id, ip=actor.ip,
-                           after=after)
-        if not held:
-            search_index.search_changed(session, SEARCH_TYPE, [comment.id])
-    if lead is not None and not together:
+    if together:
+        return comment
+    await audit.record(session, EVENT, "draft_comment", comment.id, actor_id=actor.user_id, ip=actor.ip, after=after)
+    if not held:
+        search_index.search_changed(session, SEARCH_TYPE, [comment.id])
+    if lead is not None:
         # Last: everything else of this transaction is sent first, so the lead's row (which every copy of a
         # campaign updates) stays locked only until the commit that follows.
         await session.flush()
