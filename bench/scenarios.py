@@ -99,6 +99,10 @@ register(load_scenario("ceiling_minimal", "ceiling", "minimal page: one ORM quer
 
 # --- read pages ----------------------------------------------------------------------------------
 
+# The page caches keep only what anonymous visitors get at a page's own address (web/templating.py,
+# web/routes/search.py): an extra parameter makes every request rendered (and searched) afresh.
+UNCACHED = "fresh=1"
+
 
 def _community_pages(ctx: RunContext) -> list[str]:
     return [f"/areas/{i}" for i in ctx.seeded.community_ids]
@@ -122,9 +126,6 @@ def _search_pages(ctx: RunContext) -> list[str]:
     return [f"/search?q={quote(term)}" for term in ctx.seeded.search_terms]
 
 
-# The search page keeps what anonymous visitors get for a search in its canonical form (web/routes/search.py);
-# an extra parameter makes the address non-canonical, so every request is searched afresh in Meilisearch.
-UNCACHED = "fresh=1"
 
 
 def _searched_pages(ctx: RunContext) -> list[str]:
@@ -135,6 +136,17 @@ register(load_scenario("area_home", "load", "community home page /areas/{communi
                        "topics grouped by state), rotating over every community", _community_pages))
 register(load_scenario("topic_list", "load", "topic list of one compound /areas/{compound} (topics grouped by "
                        "state), rotating over every compound", _compound_pages))
+
+
+def _uncached(pages: Callable[[RunContext], list[str]]) -> Callable[[RunContext], list[str]]:
+    return lambda ctx: [f"{path}?{UNCACHED}" for path in pages(ctx)]
+
+
+register(load_scenario("area_home_uncached", "load", f"community home page /areas/{{community}}?{UNCACHED}, rotating "
+                       "over every community: never kept, every request rendered (the cold path area_home takes on "
+                       "a page's first visit and after each change)", _uncached(_community_pages)))
+register(load_scenario("topic_list_uncached", "load", f"topic list /areas/{{compound}}?{UNCACHED}, rotating over "
+                       "every compound, every request rendered", _uncached(_compound_pages)))
 register(load_scenario("topic_page", "load", "topic page /topics/{id} (timeline, co-signs, sections; 200 comments "
                        "once comments exist)", _topic_page, _topic_notes))
 register(load_scenario("search_page", "load", "search page /search?q= with rotating terms (Meilisearch; a repeated "

@@ -83,6 +83,7 @@ def settings(database_url: str) -> Settings:
         secret_key="test-secret-key-that-is-long-enough-000",
         run_worker_in_process=False,
         base_url="http://testserver",
+        change_feed=False,  # tests/web/test_change_feed.py runs it
     )
 
 

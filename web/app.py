@@ -15,7 +15,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 import consultation.permissions  # noqa: F401 - registers every named permission
-from web import heap, routes
+from web import change_feed, heap, routes
 from web.composition import Services, build_services
 from web.database import make_engine, make_read_sessionmaker, make_statement_sessionmaker, make_write_sessionmaker
 from web.errors import EXCEPTION_HANDLERS
@@ -58,7 +58,8 @@ def create_app(
             worker_task = asyncio.create_task(_run_worker(services), name="outbox-worker")
             app.state.after_commit = services.wake_worker
         try:
-            yield
+            async with change_feed.following(settings.database_url, settings.change_feed):
+                yield
         finally:
             if worker_task is not None:
                 worker_task.cancel()

@@ -5,14 +5,16 @@ What may go in: data that every visitor sees alike (no per-person part, no permi
 read time) and that is only read after it is cached — ORM objects are kept detached with everything
 the page shows already loaded, and nothing writes through them.
 
-How fresh it is:
-- Any write this process makes drops everything cached, at once: every INSERT, UPDATE, DELETE (or other
-  non-read statement) sent by any SQLAlchemy engine of the process, and again when such a transaction
-  commits (so a page read between the write and its commit is not kept). A person who changes
-  something and looks again on the same process sees the change.
-- Writes made by *other* processes (the other app workers, the outbox worker, a CLI command) are not
-  seen: an entry lives at most ``ttl`` seconds, so another process shows a change at most that late.
-  Several stateless app processes therefore agree within ``ttl``.
+How fresh it is (``consultation.changes``):
+- An entry is dropped as soon as a table its load read changes: written by this process (at once, before
+  the commit, and again when the commit is surely done, so a page read in between is not kept), or by
+  another process that the change feed (``web.change_feed``, PostgreSQL) reports. A person who changes
+  something sees the change on their next page, on any process.
+- An entry lives at most ``ttl`` seconds; while the change feed is listening, ``LISTENED_TTL``. That bounds
+  what no table tells: the time (a meeting that has just ended still listed, a countdown a little behind) and
+  writes of processes outside the feed (a one-off command, ``psql``).
+- A cache of values made from more than SQL (the search page: Meilisearch's answers) is dropped by any change
+  to any table, and keeps ``ttl`` (``from_sql_alone=False``).
 
 One cache per application (``cache_of(app)``), so tests, each with their own app and database, never
 share entries.
@@ -21,17 +23,18 @@ share entries.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
 from starlette.applications import Starlette
+
+from consultation import changes
 
 T = TypeVar("T")
 DEFAULT_TTL = 10.0  # seconds
+LISTENED_TTL = 60.0  # seconds, while the change feed listens (``PageCache.listened_ttl``)
 # Entries kept per cache at most; each keeps the HTML anonymous visitors get, as UTF-8 and gzip-compressed
 # (``web.shared_page``); past that the oldest go first. The area pages are bounded by their size instead: a
 # community's page takes about 20 KiB with its compressed copy, a compound's about 10 KiB, and a city of 1,000
@@ -41,101 +44,104 @@ DEFAULT_TTL = 10.0  # seconds
 # topic_list) found each page dropped before its next visit.
 MAX_ENTRIES = {"area_page": 20_000, "topic_page": 100, "search_page": 200}
 MAX_BYTES = {"area_page": 64 * 1024 * 1024}
-
-_READS = re.compile(r"\s*(SELECT|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT|SHOW|SET|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
-_WRITE_IN_WITH = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b")  # SQLAlchemy writes keywords in capitals
-_WROTE = "page_cache_wrote"
-_generation = 0  # bumped by every write of the process; an entry filled under an older one is stale
+# Caches whose values come from more than the database: they keep ``DEFAULT_TTL`` even while the feed listens.
+NOT_FROM_SQL_ALONE = frozenset({"search_page"})
 
 
-def _bump() -> None:
-    global _generation
-    _generation += 1
+_ANY = frozenset({changes.ANY})
 
 
-def is_write(statement: str) -> bool:
-    if statement.lstrip()[:4].upper() == "WITH":
-        return _WRITE_IN_WITH.search(statement) is not None
-    return _READS.match(statement) is None
+@dataclass(slots=True)
+class _Entry:
+    loaded_at: float  # time.monotonic() when its load began
+    clock: int  # changes.now() when its load began
+    tables: frozenset[str]  # the tables the load read
+    value: Any
 
 
-@event.listens_for(Engine, "before_cursor_execute")
-def _note_write(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
-                executemany: bool) -> None:
-    if is_write(statement):
-        conn.info[_WROTE] = True
-        _bump()
-
-
-@event.listens_for(Engine, "commit")
-def _note_commit(conn: Connection) -> None:
-    if conn.info.pop(_WROTE, False):
-        _bump()
-
-
-@event.listens_for(Engine, "rollback")
-def _note_rollback(conn: Connection) -> None:
-    conn.info.pop(_WROTE, None)
+@dataclass(slots=True)
+class _Flight:
+    clock: int
+    tables: set[str]  # read so far
+    future: asyncio.Future[Any]
 
 
 class PageCache:
-    def __init__(self, ttl: float = DEFAULT_TTL, max_entries: int = 100, max_bytes: int | None = None) -> None:
+    def __init__(self, ttl: float = DEFAULT_TTL, max_entries: int = 100, max_bytes: int | None = None,
+                 from_sql_alone: bool = True) -> None:
+        """``from_sql_alone``: the values are made from what the load's SQL statements read, and kept until one
+        of those tables changes (``listened_ttl`` at most while the change feed listens). Otherwise any change
+        to any table drops them, and they live ``ttl`` at most."""
         self.ttl = ttl
+        self.listened_ttl = LISTENED_TTL if from_sql_alone else None
+        self.from_sql_alone = from_sql_alone
         self.max_entries = max_entries
         self.max_bytes = max_bytes  # of the pages (``_size``); other values are counted by entries only
-        self._entries: dict[Hashable, tuple[float, int, Any]] = {}  # in the order they were stored
-        self._flights: dict[Hashable, tuple[int, asyncio.Future[Any]]] = {}  # loads under way, by generation
+        self._entries: dict[Hashable, _Entry] = {}  # in the order they were stored
+        self._flights: dict[Hashable, _Flight] = {}  # loads under way
         self._bytes = 0
         self.hits = 0  # reads answered from the cache since the process started (the benchmark reports them)
         self.misses = 0
 
+    def _lifetime(self) -> float:
+        if self.listened_ttl is not None and changes.listening():
+            return self.listened_ttl
+        return self.ttl
+
+    def _fresh(self, entry: _Entry, now: float) -> bool:
+        return now - entry.loaded_at < self._lifetime() and not changes.changed_since(entry.tables, entry.clock)
+
     async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
-        """The cached value of ``key``, or ``await load()`` (kept unless a write happened meanwhile).
+        """The cached value of ``key``, or ``await load()`` (kept unless what it read changed meanwhile).
 
         Loaded once however many requests miss it at the same time: when a page read by dozens of visitors
         at once expires (a topic page during a surge, a round's report), the others wait for the first
-        one's result, or its error, instead of each rendering the same page. A load begun before this
-        process last wrote is not waited for, and one that was cancelled leaves the others to load."""
+        one's result, or its error, instead of each rendering the same page. A load that has read a table
+        changed since it began is not waited for, and one that was cancelled leaves the others to load."""
         now = time.monotonic()
         entry = self._entries.get(key)
-        if entry is not None and entry[0] > now and entry[1] == _generation:
+        if entry is not None and self._fresh(entry, now):
             self.hits += 1
-            value: T = entry[2]
+            changes.note_read(entry.tables)  # for a cached value that is part of another's load
+            value: T = entry.value
             return value
         flight = self._flights.get(key)
-        if flight is not None and flight[0] == _generation:
-            await asyncio.wait([flight[1]])
-            if not flight[1].cancelled():
+        if flight is not None and not changes.changed_since(flight.tables, flight.clock):
+            await asyncio.wait([flight.future])
+            if not flight.future.cancelled():
                 self.hits += 1  # answered without loading
-                shared: T = flight[1].result()  # or the first one's error (NotFound…)
+                changes.note_read(flight.tables)
+                shared: T = flight.future.result()  # or the first one's error (NotFound…)
                 return shared
         self.misses += 1
-        generation = _generation
-        value = await self._load_once(key, generation, load)
-        if self.ttl > 0 and generation == _generation:  # nothing was written while it loaded
+        clock = changes.now()
+        with changes.recording() as tables:
+            value = await self._load_once(key, _Flight(clock, tables, asyncio.get_running_loop().create_future()),
+                                          load)
+        depends = frozenset(tables) if self.from_sql_alone else _ANY
+        if self.ttl > 0 and not changes.changed_since(depends, clock):  # nothing it read changed while it loaded
             self._drop(key)
             size = _size(value)
             if len(self._entries) >= self.max_entries or self._over(size):
                 self._make_room(now, size)
-            self._entries[key] = (now + self.ttl, generation, value)
+            self._entries[key] = _Entry(now, clock, depends, value)
             self._bytes += size
         return value
 
-    async def _load_once(self, key: Hashable, generation: int, load: Callable[[], Awaitable[T]]) -> T:
+    async def _load_once(self, key: Hashable, flight: _Flight, load: Callable[[], Awaitable[T]]) -> T:
         """``await load()``, with its result (or error) handed to the requests that wait for it."""
-        flight = (generation, asyncio.get_running_loop().create_future())
         self._flights[key] = flight
         try:
             value = await load()
         except asyncio.CancelledError:
-            flight[1].cancel()  # the others load it themselves
+            flight.future.cancel()  # the others load it themselves
             raise
         except BaseException as exc:
-            flight[1].set_exception(exc)
-            flight[1].exception()  # retrieved: no warning when nobody waited
+            flight.future.set_exception(exc)
+            flight.future.exception()  # retrieved: no warning when nobody waited
             raise
         else:
-            flight[1].set_result(value)
+            flight.future.set_result(value)
             return value
         finally:
             if self._flights.get(key) is flight:
@@ -147,20 +153,17 @@ class PageCache:
     def _drop(self, key: Hashable) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._bytes -= _size(entry[2])
+            self._bytes -= _size(entry.value)
 
     def _make_room(self, now: float, adding: int) -> None:
         """Drop entries from the oldest on while they are stale or there are too many (or too many bytes
-        with ``adding`` more). The entries are in the order they were stored, so the stale ones (expired,
-        or from before a write) lead: this stops at the first live entry instead of looking at every entry
-        on every store of a full cache. A stale entry stored out of order stays until it leads;
-        ``get_or_load`` never serves one."""
+        with ``adding`` more). The entries are in the order they were stored, so the expired ones lead: this
+        stops at the first fresh entry instead of looking at every entry on every store of a full cache. A
+        stale entry behind a fresh one stays until it leads; ``get_or_load`` never serves one."""
         entries = self._entries
         while entries:
             oldest = next(iter(entries))
-            expires, generation, _ = entries[oldest]
-            if (expires > now and generation == _generation and len(entries) < self.max_entries
-                    and not self._over(adding)):
+            if self._fresh(entries[oldest], now) and len(entries) < self.max_entries and not self._over(adding):
                 return
             self._drop(oldest)
 
@@ -184,7 +187,8 @@ def cache_of(app: Starlette, name: str, *, max_entries: int | None = None) -> Pa
     cache = caches.get(name)
     if cache is None:
         cache = caches[name] = PageCache(max_entries=max_entries if max_entries is not None else MAX_ENTRIES[name],
-                                         max_bytes=MAX_BYTES.get(name))
+                                         max_bytes=MAX_BYTES.get(name),
+                                         from_sql_alone=name not in NOT_FROM_SQL_ALONE)
     return cache
 
 

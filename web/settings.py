@@ -37,6 +37,7 @@ class Settings:
     secure_cookies: bool = False
     db_pool_size: int = 20  # the connections an app process keeps (PostgreSQL); no overflow beyond them
     freeze_heap: bool = False  # web.heap: short collector pauses for a long-running server process
+    change_feed: bool = True  # web.change_feed: processes tell each other what they changed (PostgreSQL only)
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -90,5 +91,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         secure_cookies=_bool(env.get("SECURE_COOKIES", "true" if environment == "production" else "false")),
         db_pool_size=int(env.get("DB_POOL_SIZE", defaults.db_pool_size)),
         freeze_heap=_bool(env.get("FREEZE_HEAP", str(environment == "production"))),
+        change_feed=_bool(env.get("CHANGE_FEED", "true")),
         log_level=env.get("LOG_LEVEL", defaults.log_level),
     ).validate()

@@ -15,7 +15,8 @@ from consultation.accounts.passwords import hash_password
 from consultation.accounts.services import check_password_strength
 from consultation.outbox import NOTIFY_CHANNEL
 from consultation.validation import identifier_kind
-from web.composition import build_services
+from web import change_feed
+from web.composition import Services, build_services
 from web.database import make_engine, make_write_sessionmaker
 from web.i18n import translate
 from web.periodic import Periodic
@@ -38,23 +39,29 @@ async def run_worker(settings: Settings, *, idle_seconds: float = 1.0) -> None:
     wake = asyncio.Event()
     listener = OutboxListener(settings.database_url, wake)
     try:
-        while True:
-            await listener.ensure()
-            await periodic.maybe_run()
-            try:
-                handled = await services.worker.run_once()
-            except Exception:
-                log.exception("outbox round failed; retrying")
-                handled = 0
-            if handled == 0:
-                wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(idle_seconds):
-                        await wake.wait()
+        async with change_feed.following(settings.database_url, settings.change_feed):
+            await _drain_forever(services, periodic, listener, wake, idle_seconds)
     finally:
         await listener.close()
         await services.close()
         await engine.dispose()
+
+
+async def _drain_forever(services: Services, periodic: Periodic, listener: OutboxListener, wake: asyncio.Event,
+                         idle_seconds: float) -> None:
+    while True:
+        await listener.ensure()
+        await periodic.maybe_run()
+        try:
+            handled = await services.worker.run_once()
+        except Exception:
+            log.exception("outbox round failed; retrying")
+            handled = 0
+        if handled == 0:
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(idle_seconds):
+                    await wake.wait()
 
 
 class OutboxListener:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from consultation import table_cache
+from consultation import changes, table_cache
 from consultation.accounts.models import Role
 from consultation.comments import words
 from consultation.comments.models import SensitiveWord
@@ -41,7 +41,7 @@ async def test_a_write_rolled_back_is_not_kept(db: Any) -> None:
 
 async def test_another_process_s_write_is_seen_after_the_time_to_live(db: Any, monkeypatch: pytest.MonkeyPatch
                                                                        ) -> None:
-    clock = [time.monotonic() + table_cache.SETTLE + 1]  # after any end of a write by earlier tests
+    clock = [time.monotonic()]
     monkeypatch.setattr(table_cache.time, "monotonic", lambda: clock[0])
     cache = TableCache[str]("sensitive_word", ttl=10)
     stored = ["old"]  # what the database holds: another process changes it without this one knowing
@@ -58,7 +58,6 @@ async def test_another_process_s_write_is_seen_after_the_time_to_live(db: Any, m
 
 
 async def test_a_value_loaded_while_this_process_wrote_is_not_kept(db: Any) -> None:
-    table_cache.clear_all()  # the end of an earlier test's writes is long past
     cache = TableCache[int]("sensitive_word")
     loads = [0]
 
@@ -75,7 +74,8 @@ async def test_a_value_loaded_while_this_process_wrote_is_not_kept(db: Any) -> N
 
 async def test_a_value_loaded_just_after_a_commit_is_not_kept(db: Any) -> None:
     """SQLAlchemy announces a commit before the database has it: what is read in that moment may be the old
-    list, so nothing loaded within ``SETTLE`` seconds of the end of a write of this process is kept."""
+    list, so it is dropped once the commit is surely done (the connection goes back to its pool or begins
+    again)."""
     cache = TableCache[int]("sensitive_word")
     loads = [0]
 
@@ -84,10 +84,13 @@ async def test_a_value_loaded_just_after_a_commit_is_not_kept(db: Any) -> None:
         return loads[0]
 
     writer: Any = SimpleNamespace(info={})
-    table_cache._note_write(writer, None, "INSERT INTO sensitive_word (word) VALUES (?)", None, None, False)
-    table_cache._note_end(writer)  # the commit announced, perhaps not yet done
+    changes._note_statement(writer, None, "INSERT INTO sensitive_word (word) VALUES (?)", None, None, False)
+    changes._note_commit(writer)  # the commit announced, perhaps not yet done
     assert await cache.get(db, "k", load) == 1
-    assert await cache.get(db, "k", load) == 2  # not kept: loaded again
+    assert await cache.get(db, "k", load) == 1
+    changes._note_begin(writer)  # the connection begins again: the commit is done
+    assert await cache.get(db, "k", load) == 2  # the value read in between was dropped
+    assert await cache.get(db, "k", load) == 2
 
 
 async def test_entries_are_bounded(db: Any) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.applications import Starlette
 
+from consultation import changes
 from consultation.areas.models import AreaLevel
 from consultation.areas.services import create_area
 from consultation.errors import NotFound
@@ -23,23 +24,7 @@ from tests.search.conftest import drain, visible
 from tests.voting.test_pages import poll_form
 from tests.web.test_query_counts import statements
 from web import page_cache
-from web.page_cache import PageCache, cache_of, is_write
-
-
-@pytest.mark.parametrize(("statement", "writes"), [
-    ("SELECT area.id FROM area WHERE area.id = $1", False),
-    ("  select 1", False),
-    ("SAVEPOINT sa_savepoint_1", False),
-    ("RELEASE SAVEPOINT sa_savepoint_1", False),
-    ("WITH RECURSIVE chain(id) AS (SELECT area.id FROM area) SELECT chain.id, topic.updated_at FROM chain", False),
-    ("INSERT INTO topic (title) VALUES ($1)", True),
-    ("UPDATE topic SET cosign_count=(topic.cosign_count + $1)", True),
-    ("DELETE FROM comment_reaction WHERE id = $1", True),
-    ("WITH moved AS (UPDATE poll SET state = $1 RETURNING id) SELECT count(*) FROM moved", True),
-    ("NOTIFY yishiting_outbox", True),
-])
-def test_which_statements_are_writes(statement: str, writes: bool) -> None:
-    assert is_write(statement) is writes
+from web.page_cache import PageCache, cache_of
 
 
 async def test_a_cached_value_lives_its_time_then_is_loaded_again(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +64,7 @@ async def test_a_full_cache_drops_stale_entries_then_the_oldest(monkeypatch: pyt
     clock[0] += 9  # b and c have expired, d has not
     await load_at("e")
     assert list(cache._entries) == ["d", "e"]
-    page_cache._bump()  # a write: every entry is stale at once
+    changes.bump({changes.EVERYTHING})  # a write: every entry is stale at once
     await load_at("f")  # not full yet: nothing dropped
     await load_at("g")  # full: both stale entries go, the live one stays
     assert list(cache._entries) == ["f", "g"]
@@ -101,7 +86,7 @@ async def test_a_cache_of_pages_keeps_to_its_bytes() -> None:
     assert cache._bytes == 900 and list(cache._entries) == ["a", "b", "c"]
     await store("d", 250)  # 1,150 would not fit: the oldest (live) page makes room
     assert cache._bytes == 850 and list(cache._entries) == ["b", "c", "d"]
-    page_cache._bump()  # a write: all stale
+    changes.bump({changes.EVERYTHING})  # a write: all stale
     await store("c", 100)  # stored again: the stale entries ahead of it are not in the way yet
     assert cache._bytes == 650 and list(cache._entries) == ["b", "d", "c"]
     cache.clear()
@@ -112,7 +97,7 @@ async def test_a_load_during_which_something_was_written_is_not_kept() -> None:
     cache = PageCache(ttl=60)
 
     async def load_while_writing() -> str:
-        page_cache._bump()  # as a write of another request of this process would
+        changes.bump({changes.EVERYTHING})  # as a write of another request of this process would
         return "read before the write was committed"
 
     async def load() -> str:
@@ -168,7 +153,7 @@ async def test_a_load_begun_before_a_write_is_not_waited_for() -> None:
         return "as it is"
 
     first = await _loading(cache, "k", 0.02, "as it was")
-    page_cache._bump()  # this process wrote while the first request was rendering
+    changes.bump({changes.EVERYTHING})  # this process wrote while the first request was rendering
     assert await cache.get_or_load("k", after_the_write) == "as it is"
     assert await first == "as it was"  # its own visitor gets it; nobody else does
     async def reload() -> str:

@@ -1,0 +1,223 @@
+"""What this process knows of the changes to the database, table by table: the ground the per-process caches
+(``web.page_cache``, ``consultation.table_cache``) stand on.
+
+Each table has a stamp: the value of the process's change clock when the table last changed as far as this
+process knows. A cached value remembers the clock when its load began and the tables the load read; it is stale
+as soon as one of those tables has a later stamp. A table's stamp moves:
+- when a statement of this process writes it (so the writer's own next read is fresh, before any commit);
+- when that statement's transaction, or savepoint, ends: SQLAlchemy announces a commit (or rollback) before the
+  database has it;
+- again once the commit is surely done, when the connection begins its next transaction or goes back to its
+  pool: a value read in the moment between the announcement and the commit may be the old one;
+- when another process says it committed a write to it (``web.change_feed``: PostgreSQL ``LISTEN``/``NOTIFY``,
+  batched; a process's committed writes are handed to ``publish`` for that).
+
+A value that depends on more than the tables it read (search results from Meilisearch) depends on ``ANY``.
+A write whose table cannot be told (DDL, ``TRUNCATE``) moves the stamp of ``EVERYTHING``, which every value
+depends on. So does the change feed (re)connecting: what it missed while it was away is unknown.
+
+The tables a load reads are the ones its SQL statements name after ``FROM`` and ``JOIN`` (``recording``); a
+cache that serves a value from its own store inside a recording adds the value's tables (``note_read``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import Pool
+
+CHANNEL = "yishiting_changes"  # PostgreSQL channel of the change feed (web.change_feed)
+EVERYTHING = "*"  # a change to it is a change to every table
+ANY = "+"  # changes with every change to any table: for a value that depends on more than the tables it read
+
+_clock = 0
+_stamps: dict[str, int] = {}
+_reading: ContextVar[set[str] | None] = ContextVar("changes_reading", default=None)
+_publisher: Callable[[frozenset[str]], None] | None = None
+_listening = False
+
+_READS = re.compile(r"\s*(SELECT|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT|SHOW|SET|PRAGMA|EXPLAIN|VALUES)\b",
+                    re.IGNORECASE)
+_WRITE_IN_WITH = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b")  # SQLAlchemy writes keywords in capitals
+_WRITTEN_TABLE = re.compile(r'\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO)\s+"?(\w+)', re.IGNORECASE)
+_READ_TABLE = re.compile(r'\b(?:FROM|JOIN)\s+"?(\w+)', re.IGNORECASE)
+_NOT_TABLES = frozenset({"SET", "OF", "ONLY", "LATERAL", "SELECT"})  # words the patterns may catch
+_WROTE = "changes_wrote"  # conn.info: the tables written, one set per savepoint level
+_COMMITTED = "changes_committed"  # conn.info: the tables of a commit announced, not yet surely done
+
+
+# --- reading the statements --------------------------------------------------------------------
+
+@lru_cache(maxsize=4096)
+def written_tables(statement: str) -> frozenset[str]:
+    """The tables ``statement`` writes: empty for a read, ``{EVERYTHING}`` for a write whose tables cannot be
+    told. (SQLAlchemy's statements repeat, so the answer is kept per statement text.)"""
+    head = statement.lstrip()[:4].upper()
+    if head == "WITH":
+        if _WRITE_IN_WITH.search(statement) is None:
+            return frozenset()
+    elif _READS.match(statement) is not None:
+        return frozenset()
+    named = frozenset(name for name in _WRITTEN_TABLE.findall(statement) if name.upper() not in _NOT_TABLES)
+    return named or frozenset({EVERYTHING})
+
+
+@lru_cache(maxsize=4096)
+def read_tables(statement: str) -> frozenset[str]:
+    """The tables (and common table expressions: harmless extra names) ``statement`` reads."""
+    return frozenset(name for name in _READ_TABLE.findall(statement) if name.upper() not in _NOT_TABLES)
+
+
+# --- stamps ------------------------------------------------------------------------------------
+
+def now() -> int:
+    """The change clock: a load that begins now is fresh as long as nothing it reads changes after it."""
+    return _clock
+
+
+def bump(tables: Iterable[str]) -> None:
+    global _clock
+    _clock += 1
+    for table in tables:
+        _stamps[table] = _clock
+    _stamps[ANY] = _clock
+
+
+def changed_since(tables: Iterable[str], clock: int) -> bool:
+    """Whether any of ``tables`` (or everything) changed after ``clock``."""
+    stamps = _stamps
+    if stamps.get(EVERYTHING, 0) > clock:
+        return True
+    return any(stamps.get(table, 0) > clock for table in tables)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[set[str]]:
+    """Collect the tables the statements run inside read (also added to an enclosing recording)."""
+    outer = _reading.get()
+    tables: set[str] = set()
+    token = _reading.set(tables)
+    try:
+        yield tables
+    finally:
+        _reading.reset(token)
+        if outer is not None:
+            outer.update(tables)
+
+
+def note_read(tables: Iterable[str]) -> None:
+    """A value a load uses came from ``tables`` without a statement (a cache's own store)."""
+    reading = _reading.get()
+    if reading is not None:
+        reading.update(tables)
+
+
+# --- other processes ---------------------------------------------------------------------------
+
+def listening() -> bool:
+    """True while the change feed hears every other process's committed writes: caches may then keep
+    values longer."""
+    return _listening
+
+
+def start_listening() -> None:
+    global _listening
+    bump({EVERYTHING})  # what the feed missed before is unknown
+    _listening = True
+
+
+def stop_listening() -> None:
+    global _listening
+    _listening = False
+
+
+def heard(tables: Iterable[str]) -> None:
+    """Another process committed writes to ``tables``."""
+    bump(tables)
+
+
+def set_publisher(publisher: Callable[[frozenset[str]], None] | None) -> None:
+    """``publisher(tables)`` is called with the tables of each commit of this process once it is done."""
+    global _publisher
+    _publisher = publisher
+
+
+# --- the engine's events -----------------------------------------------------------------------
+
+def _levels(conn: Connection) -> list[set[str]]:
+    levels: list[set[str]] = conn.info.setdefault(_WROTE, [set()])
+    return levels
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_statement(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                    executemany: bool) -> None:
+    reading = _reading.get()
+    if reading is not None:
+        reading.update(read_tables(statement))
+    written = written_tables(statement)
+    if written:
+        _levels(conn)[-1].update(written)
+        bump(written)
+
+
+@event.listens_for(Engine, "commit")
+def _note_commit(conn: Connection) -> None:
+    written = set().union(*conn.info.pop(_WROTE, []))
+    if written:
+        bump(written)
+        conn.info.setdefault(_COMMITTED, set()).update(written)
+
+
+@event.listens_for(Engine, "rollback")
+def _note_rollback(conn: Connection) -> None:
+    written = set().union(*conn.info.pop(_WROTE, []))
+    if written:
+        bump(written)
+
+
+@event.listens_for(Engine, "savepoint")
+def _note_savepoint(conn: Connection, name: str) -> None:
+    _levels(conn).append(set())
+
+
+@event.listens_for(Engine, "release_savepoint")
+def _note_release(conn: Connection, name: str, context: Any) -> None:
+    levels = _levels(conn)
+    if len(levels) > 1:
+        levels[-2].update(levels.pop())
+
+
+@event.listens_for(Engine, "rollback_savepoint")
+def _note_savepoint_rollback(conn: Connection, name: str, context: Any) -> None:
+    levels = _levels(conn)
+    bump(levels.pop() if len(levels) > 1 else levels[-1])
+
+
+def _settle(info: dict[Any, Any]) -> None:
+    """The commit announced on this connection is done: values read meanwhile are stale, and the other
+    processes may be told."""
+    committed: set[str] | None = info.pop(_COMMITTED, None)
+    if committed:
+        bump(committed)
+        if _publisher is not None:
+            _publisher(frozenset(committed))
+
+
+@event.listens_for(Engine, "begin")
+def _note_begin(conn: Connection) -> None:
+    if _COMMITTED in conn.info:
+        _settle(conn.info)
+
+
+@event.listens_for(Pool, "checkin")
+def _note_checkin(dbapi_connection: Any, record: Any) -> None:
+    if record is not None and _COMMITTED in record.info:
+        _settle(record.info)
