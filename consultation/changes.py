@@ -71,8 +71,27 @@ def written_tables(statement: str) -> frozenset[str]:
 
 @lru_cache(maxsize=4096)
 def read_tables(statement: str) -> frozenset[str]:
-    """The tables (and common table expressions: harmless extra names) ``statement`` reads."""
-    return frozenset(name for name in _READ_TABLE.findall(statement) if name.upper() not in _NOT_TABLES)
+    """The tables ``statement`` reads: the names after ``FROM`` and ``JOIN``, and every mapped table it names
+    anywhere (``FROM topic, area`` names the second one after a comma). More names than it reads (a common table
+    expression, a column named like a table) only drop a value sooner."""
+    named = {name for name in _READ_TABLE.findall(statement) if name.upper() not in _NOT_TABLES}
+    named.update(_mapped_tables().findall(statement))
+    return frozenset(named)
+
+
+_mapped: tuple[int, re.Pattern[str]] = (0, re.compile(r"(?!)"))
+
+
+def _mapped_tables() -> re.Pattern[str]:
+    """A pattern of the mapped tables' names, made again when more models have been imported."""
+    global _mapped
+    from consultation.db import Base
+
+    names = Base.metadata.tables
+    if len(names) != _mapped[0]:
+        alternatives = "|".join(sorted(map(re.escape, names), key=len, reverse=True)) or "(?!)"
+        _mapped = (len(names), re.compile(rf'\b"?({alternatives})\b'))
+    return _mapped[1]
 
 
 # --- stamps ------------------------------------------------------------------------------------

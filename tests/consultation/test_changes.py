@@ -44,6 +44,9 @@ def test_the_tables_a_statement_reads() -> None:
                  "ON anon_1.id = topic.id LEFT OUTER JOIN area AS area_1 ON area_1.id = topic.area_id "
                  "WHERE EXISTS (SELECT 1 FROM topic_cosign WHERE topic_cosign.topic_id = topic.id)")
     assert changes.read_tables(statement) == {"topic", "area", "topic_cosign"}
+    import consultation.models  # noqa: F401 - every mapped table
+    assert changes.read_tables("SELECT topic.title, area.name FROM topic, area WHERE area.id = topic.area_id") == {
+        "topic", "area"}
 
 
 def test_a_value_is_stale_once_a_table_it_read_changes() -> None:
