@@ -34,14 +34,14 @@ _caches: list[TableCache[Any]] = []
 
 
 class TableCache(Generic[V]):
-    """Values computed from table ``table``, kept up to ``ttl`` seconds (see the module's docstring);
-    ``max_entries`` bounds it, the oldest going first. A value must be safe to share between requests:
-    plain data, or ORM objects no session holds (``session.expunge``) that nothing writes through."""
+    """Values computed from table ``table`` (or the tables of a tuple), kept up to ``ttl`` seconds (see the
+    module's docstring); ``max_entries`` bounds it, the oldest going first. A value must be safe to share
+    between requests: plain data, or ORM objects no session holds (``session.expunge``, or copies made with
+    their columns) that nothing writes through."""
 
-    def __init__(self, table: str, *, ttl: float = DEFAULT_TTL, listened_ttl: float = LISTENED_TTL,
+    def __init__(self, table: str | tuple[str, ...], *, ttl: float = DEFAULT_TTL, listened_ttl: float = LISTENED_TTL,
                  max_entries: int = 1000) -> None:
-        self.table = table
-        self.tables = frozenset({table})
+        self.tables = frozenset({table} if isinstance(table, str) else table)
         self.ttl = ttl
         self.listened_ttl = listened_ttl
         self.max_entries = max_entries

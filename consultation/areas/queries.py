@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Generic, TypeVar
 
-from sqlalchemy import Executable, Integer, Select, String, bindparam, func, literal, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
@@ -15,6 +14,7 @@ from consultation.areas.models import Area, AreaLevel, Household, Unit
 from consultation.audit import AuditEvent
 from consultation.errors import NotFound
 from consultation.policy import Actor, can
+from consultation.table_cache import TableCache
 
 T = TypeVar("T")
 
@@ -181,66 +181,57 @@ def _household_count_query(area: Area) -> Select[int]:
             .where(Area.path.startswith(area.path)))
 
 
-# The area page's statements are built once (with bound parameters) and reused: building a statement
-# with aliases and subqueries costs several times more Python than running it.
-
-@cache
-def _area_chain() -> Select[Area, int]:
-    """The area ``:area_id`` and its ancestors (a recursive walk up ``parent_id``, by primary key), each
-    beside the household count of ``:area_id`` as a compound: a compound's whole page part, since a
-    compound has no sub-areas (the count is taken once, and is 0 for any other level)."""
-    area_id = bindparam("area_id", type_=Integer)
-    columns = [Area.id, Area.parent_id, Area.level, Area.name, Area.code, Area.path, Area.created_at]
-    up = select(*columns).where(Area.id == area_id).cte("chain", recursive=True)
-    step = aliased(Area)
-    up = up.union_all(select(*(getattr(step, c.key) for c in columns)).join(up, step.id == up.c.parent_id))
-    households = select(func.count(Household.id)).where(Household.compound_id == area_id).scalar_subquery()
-    return select(aliased(Area, up), households)
-
-
-@cache
-def _area_children(level: AreaLevel) -> Executable:
-    """The household total of the area ``:area_id`` (path ``:path``) of ``level``, a level with sub-areas
-    (as ``household_count``), beside its sub-areas with their counts (as ``children_with_counts``). The
-    sub-areas are outer-joined onto a one-row source, so the total comes back when there are none."""
-    area_id = bindparam("area_id", type_=Integer)
-    if level is AreaLevel.community:
-        total = select(func.count(Household.id)).where(Household.community_id == area_id)
-    else:
-        total = (select(func.count(Household.id)).join(Area, Area.id == Household.community_id)
-                 .where(Area.path.startswith(bindparam("path", type_=String))))
-    kid, grandchild = aliased(Area), aliased(Area)
-    grandchildren = select(func.count(grandchild.id)).where(grandchild.parent_id == kid.id).scalar_subquery()
-    query = (select(total.scalar_subquery(), kid, grandchildren)
-             .select_from(select(literal(1).label("one")).subquery())
-             .outerjoin(kid, kid.parent_id == area_id).order_by(kid.name))
-    if level is AreaLevel.community:  # the children are compounds: count by the household's compound
-        return query.add_columns(
-            select(func.count(Household.id)).where(Household.compound_id == kid.id).scalar_subquery())
-    # one grouped join for all the children (as children_with_counts), not a count per child
-    child, community = aliased(Area), aliased(Area)
-    below = (select(child.id.label("id"), func.count(Household.id).label("n"))
-             .join(community, community.path.startswith(child.path))
-             .join(Household, Household.community_id == community.id)
-             .where(child.parent_id == area_id).group_by(child.id).subquery())
-    return query.add_columns(below.c.n).outerjoin(below, below.c.id == kid.id)
-
-
 async def area_page(session: AsyncSession, area_id: int) -> AreaPage:
-    """Everything ``AreaPage`` holds in two statements whatever the tree's size: the area with its
-    ancestors, then its household total beside its sub-areas with their counts. One for a compound, the
-    lowest level: its household total comes with the first."""
-    chain = (await session.execute(_area_chain(), {"area_id": area_id})).all()
-    found = {a.id: a for a, _ in chain}
-    area = found.get(area_id)
+    """Everything ``AreaPage`` holds, from the process's copy of the tree (``area_tree``): no statement
+    while it is kept."""
+    tree = await area_tree(session)
+    area = tree.areas.get(area_id)
     if area is None:
         raise NotFound()
-    trail = [found[i] for i in area.ancestor_ids[:-1] if i in found]
-    if area.level.child is None:
-        return AreaPage(area, trail, [], int(chain[0][1] or 0))
-    rows = (await session.execute(_area_children(area.level), {"area_id": area.id, "path": area.path})).all()
-    children = [ChildSummary(k, int(g or 0), int(h or 0)) for _, k, g, h in rows if k is not None]
-    return AreaPage(area, trail, children, int(rows[0][0] or 0))
+    trail = [tree.areas[i] for i in area.ancestor_ids[:-1] if i in tree.areas]
+    children = [ChildSummary(kid, len(tree.kids.get(kid.id, ())), tree.households.get(kid.id, 0))
+                for kid in tree.kids.get(area.id, ())]
+    return AreaPage(area, trail, children, tree.households.get(area.id, 0))
+
+
+@dataclass(frozen=True)
+class AreaTree:
+    """Every area, as copies that belong to no session (for reading their columns; no relationship is
+    loaded), with each one's sub-areas in name order and the households in or below it."""
+
+    areas: dict[int, Area]
+    kids: dict[int, list[Area]]
+    households: dict[int, int]
+
+
+# The whole tree, kept per process until an area or a household changes (``consultation.table_cache``):
+# a city of 4,111 areas and 100,000 households loads in two statements and takes a few MiB, and every area
+# page reads it, a community's or compound's first visit included.
+_TREE = TableCache[AreaTree](("area", "household"), max_entries=4)
+_AREA_COLUMNS = tuple(Area.__table__.columns)
+
+
+async def area_tree(session: AsyncSession) -> AreaTree:
+    return await _TREE.get(session, "tree", lambda: _load_tree(session))
+
+
+async def _load_tree(session: AsyncSession) -> AreaTree:
+    rows = (await session.execute(select(*_AREA_COLUMNS).order_by(Area.name, Area.id))).all()
+    areas = {row.id: Area(**{column.key: getattr(row, column.key) for column in _AREA_COLUMNS}) for row in rows}
+    kids: dict[int, list[Area]] = {}
+    for row in rows:  # in name order, as the page lists them
+        if row.parent_id is not None:
+            kids.setdefault(row.parent_id, []).append(areas[row.id])
+    households: dict[int, int] = {}
+    counts = await session.execute(select(Household.community_id, Household.compound_id, func.count(Household.id))
+                                   .group_by(Household.community_id, Household.compound_id))
+    for community_id, compound_id, n in counts:
+        if compound_id is not None:
+            households[compound_id] = households.get(compound_id, 0) + n
+        community = areas.get(community_id)
+        for above in community.ancestor_ids if community is not None else [community_id]:
+            households[above] = households.get(above, 0) + n
+    return AreaTree(areas, kids, households)
 
 
 @dataclass

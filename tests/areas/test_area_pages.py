@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from consultation.accounts.models import Role
 from consultation.areas.models import AreaLevel
-from consultation.areas.services import create_area
+from consultation.areas.services import create_area, create_household
 from tests.areas.helpers import breadcrumb, log_in_as, section
 from tests.conftest import WebClient, text_of
 from tests.factories import make_city
@@ -62,3 +62,22 @@ async def test_the_community_worker_gets_a_link_to_the_households(client: WebCli
 async def test_unknown_area_is_404(client: WebClient) -> None:
     response = await client.get("/areas/987654")
     assert response.status_code == 404
+
+
+async def test_counts_follow_new_households_and_areas_at_once(client: WebClient, db) -> None:  # type: ignore[no-untyped-def]
+    """The process keeps the whole tree with its household counts (``area_tree``); a household or an area
+    added drops it, so every level shows the new counts on the next visit."""
+    city = await make_city(db)
+    pages = {level: f"/areas/{area.id}" for level, area in
+             (("street", city.street), ("community", city.community_a), ("compound", city.compound_a))}
+    for path in pages.values():
+        await client.get(path)  # the tree and the pages are kept now
+    await create_household(db, None, community=city.community_a, compound=city.compound_a, address="1号院901室",
+                           floor_area="66")
+    assert "4 户已登记" in text_of((await client.get(pages["compound"])).text)
+    assert "4 户已登记" in text_of((await client.get(pages["community"])).text)
+    street = (await client.get(pages["street"])).text
+    assert "<td>4</td>" in street.split("多福巷社区", 1)[1].split("</tr>", 1)[0]
+    await create_area(db, None, name="3号院", level=AreaLevel.compound, code="NEW3", parent=city.community_a)
+    compounds = section((await client.get(pages["community"])).text, "table", "")
+    assert "3号院" in compounds and "1号院" in compounds

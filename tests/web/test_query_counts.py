@@ -20,6 +20,7 @@ from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.applications import Starlette
 
+from consultation import table_cache
 from consultation.accounts.models import Role
 from consultation.areas import services as areas
 from consultation.areas.models import AreaLevel, Unit
@@ -35,6 +36,7 @@ from tests.drafts.helpers import text
 from tests.factories import PASSWORD, identifier, make_user
 from tests.meetings.helpers import agenda_topic, schedule
 from tests.resolutions.helpers import deciding, in_days, today, units
+from web import page_cache
 from web.page_cache import cache_of
 
 # Statements per page: measured when this test was written (in brackets) plus a margin of two. The
@@ -43,10 +45,9 @@ from web.page_cache import cache_of
 BUDGET = {
     "home": 3,  # (1) districts
     "home_signed_in": 5,  # (3) + the person's home area
-    "area_home": 8,  # (6) cold: area with its trail, sub-areas with their counts and the household total,
-    #                     topics, sessions, resolutions, polls; 0 when warm
-    "compound_page": 7,  # (5) the topic list of one compound, cold (its household total rides with its
-    #                         trail: a compound has no sub-areas); 0 when warm
+    "area_home": 8,  # (6) cold: the whole area tree with the household counts (two), topics, sessions,
+    #                     resolutions, polls; 4 while the process keeps the tree, 0 when the page is kept
+    "compound_page": 8,  # (6) the topic list of one compound, cold, as the community's; 4 with the tree kept
     "topic_page": 10,  # (8) anonymous: topic with its threshold, photos, resolution, sessions, polls, comment
     #                     counts, the comment page (replies, authors, reactions), timeline
     "topic_page_signed_in": 11,  # (9) + who is asking; co-sign, follow and own reactions ride along
@@ -84,11 +85,11 @@ _last: dict[str, list[str]] = {}  # the statements of the latest count per path,
 async def count(app: Starlette, connection: AsyncConnection, client: WebClient, path: str, *,
                 cold: bool = True) -> int:
     """Statements of one visit to ``path`` after a first one (cookies set); ``cold`` empties the page
-    cache first, so the count is that of loading the page, not of reading the cache."""
+    caches and the tables' caches first, so the count is that of loading the page, not of reading a cache."""
     await client.get(path)
     if cold:
-        for name in ("area_page", "topic_page"):
-            cache_of(app, name).clear()
+        page_cache.clear_all(app)
+        table_cache.clear_all()
     with statements(connection) as seen:
         response = await client.get(path)
     assert response.status_code == 200, (path, response.status_code)
@@ -201,6 +202,12 @@ async def test_area_home_and_compound_page(app: Starlette, db: AsyncSession, con
     # warm: an anonymous visitor's page comes from the cache, without a statement
     assert await count(app, connection, client, f"/areas/{community}", cold=False) == 0, _last
     assert await count(app, connection, client, f"/areas/{compound}", cold=False) == 0, _last
+    # a page's first visit while the process keeps the area tree: its own sections only
+    for page in (f"/areas/{community}", f"/areas/{compound}"):
+        cache_of(app, "area_page").clear()
+        with statements(connection) as seen:
+            await client.get(page)
+        assert len(seen) == 4 and not any("household" in statement for statement in seen), seen
 
 
 async def test_area_home_above_community_level(app: Starlette, db: AsyncSession, connection: AsyncConnection,

@@ -79,7 +79,7 @@ async def area_page(request: Request, ctx: Ctx) -> Response:
 
 
 async def _public_area_context(ctx: Ctx, area_id: int) -> dict[str, Any]:
-    page = await area_queries.area_page(ctx.db, area_id)  # two statements
+    page = await area_queries.area_page(ctx.db, area_id)  # none while the process keeps the tree
     area = page.area
     return {
         "area": area,
