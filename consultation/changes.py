@@ -39,47 +39,109 @@ ANY = "+"  # changes with every change to any table: for a value that depends on
 
 _clock = 0
 _stamps: dict[str, int] = {}
-_reading: ContextVar[set[str] | None] = ContextVar("changes_reading", default=None)
+_reading: ContextVar[Reading | None] = ContextVar("changes_reading", default=None)
 _publisher: Callable[[frozenset[str]], None] | None = None
 _listening = False
 
 _READS = re.compile(r"\s*(SELECT|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT|SHOW|SET|PRAGMA|EXPLAIN|VALUES)\b",
                     re.IGNORECASE)
-_WRITE_IN_WITH = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b")  # SQLAlchemy writes keywords in capitals
+_WRITE_IN_WITH = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+# a read's row locks (FOR UPDATE OF t): not writes
+_ROW_LOCKS = re.compile(r'\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE)(?:\s+OF\s+"?\w+"?(?:\s*,\s*"?\w+"?)*)?',
+                        re.IGNORECASE)
 _WRITTEN_TABLE = re.compile(r'\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO)\s+"?(\w+)', re.IGNORECASE)
+_DELETED_TABLE = re.compile(r'\bDELETE\s+FROM\s+"?(\w+)', re.IGNORECASE)
+_UPDATED_TABLE = re.compile(r'\bUPDATE\s+"?(\w+)', re.IGNORECASE)
 _READ_TABLE = re.compile(r'\b(?:FROM|JOIN)\s+"?(\w+)', re.IGNORECASE)
 _NOT_TABLES = frozenset({"SET", "OF", "ONLY", "LATERAL", "SELECT"})  # words the patterns may catch
+_UNCACHED_ABOVE = 4096  # characters: longer statements (bulk inserts, long IN lists) are read each time
 _WROTE = "changes_wrote"  # conn.info: the tables written, one set per savepoint level
 _COMMITTED = "changes_committed"  # conn.info: the tables of a commit announced, not yet surely done
 
 
 # --- reading the statements --------------------------------------------------------------------
 
-@lru_cache(maxsize=4096)
 def written_tables(statement: str) -> frozenset[str]:
-    """The tables ``statement`` writes: empty for a read, ``{EVERYTHING}`` for a write whose tables cannot be
-    told. (SQLAlchemy's statements repeat, so the answer is kept per statement text.)"""
+    """The tables ``statement`` writes, with those the database changes in turn (``ON DELETE CASCADE``, ``SET
+    NULL``): empty for a read, ``{EVERYTHING}`` for a write whose tables cannot be told. (SQLAlchemy's statements
+    repeat, so the answer is kept per statement text.)"""
+    return _written(statement) if len(statement) <= _UNCACHED_ABOVE else _written.__wrapped__(statement)
+
+
+@lru_cache(maxsize=2048)
+def _written(statement: str) -> frozenset[str]:
     head = statement.lstrip()[:4].upper()
     if head == "WITH":
-        if _WRITE_IN_WITH.search(statement) is None:
+        if _WRITE_IN_WITH.search(_ROW_LOCKS.sub(" ", statement)) is None:
             return frozenset()
     elif _READS.match(statement) is not None:
         return frozenset()
-    named = frozenset(name for name in _WRITTEN_TABLE.findall(statement) if name.upper() not in _NOT_TABLES)
-    return named or frozenset({EVERYTHING})
+    named = {name for name in _WRITTEN_TABLE.findall(_ROW_LOCKS.sub(" ", statement))
+             if name.upper() not in _NOT_TABLES}
+    if not named:
+        return frozenset({EVERYTHING})
+    unlocked = _ROW_LOCKS.sub(" ", statement)
+    on_delete, on_update = _cascades()
+    for name in _DELETED_TABLE.findall(unlocked):
+        named.update(on_delete.get(name, ()))
+    for name in _UPDATED_TABLE.findall(unlocked):
+        named.update(on_update.get(name, ()))
+    return frozenset(named)
 
 
-@lru_cache(maxsize=4096)
 def read_tables(statement: str) -> frozenset[str]:
     """The tables ``statement`` reads: the names after ``FROM`` and ``JOIN``, and every mapped table it names
     anywhere (``FROM topic, area`` names the second one after a comma). More names than it reads (a common table
     expression, a column named like a table) only drop a value sooner."""
+    return _read(statement) if len(statement) <= _UNCACHED_ABOVE else _read.__wrapped__(statement)
+
+
+@lru_cache(maxsize=2048)
+def _read(statement: str) -> frozenset[str]:
     named = {name for name in _READ_TABLE.findall(statement) if name.upper() not in _NOT_TABLES}
     named.update(_mapped_tables().findall(statement))
     return frozenset(named)
 
 
 _mapped: tuple[int, re.Pattern[str]] = (0, re.compile(r"(?!)"))
+_followers: tuple[int, tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]] = (0, ({}, {}))
+
+
+def _acts(action: str | None) -> bool:
+    return action is not None and action.upper() not in ("RESTRICT", "NO ACTION")
+
+
+def _cascades() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """For each mapped table, the tables whose rows the database deletes or changes in turn when its rows are
+    deleted, and when their keys are changed (foreign keys with ``ON DELETE``/``ON UPDATE`` actions), followed
+    to the end."""
+    global _followers
+    from consultation.db import Base
+
+    tables = Base.metadata.tables
+    if len(tables) != _followers[0]:
+        _followers = (len(tables), (_closure(tables, "ondelete"), _closure(tables, "onupdate")))
+    return _followers[1]
+
+
+def _closure(tables: Any, action: str) -> dict[str, frozenset[str]]:
+    direct: dict[str, set[str]] = {}
+    for table in tables.values():
+        for key in table.foreign_keys:
+            if _acts(getattr(key, action)):
+                direct.setdefault(key.column.table.name, set()).add(table.name)
+    closed: dict[str, frozenset[str]] = {}
+    for name, first in direct.items():
+        seen: set[str] = set()
+        todo = list(first)
+        while todo:
+            follower = todo.pop()
+            if follower not in seen:
+                seen.add(follower)
+                # rows deleted in turn act on their own followers (a deletion); a key changed sets theirs
+                todo.extend(direct.get(follower, ()))
+        closed[name] = frozenset(seen)
+    return closed
 
 
 def _mapped_tables() -> re.Pattern[str]:
@@ -117,25 +179,43 @@ def changed_since(tables: Iterable[str], clock: int) -> bool:
     return any(stamps.get(table, 0) > clock for table in tables)
 
 
+class Reading:
+    """What a load has read so far: the tables, and when the oldest value it took from a cache was loaded
+    (``time.monotonic()``; None while it has taken none), so a value made of cached ones is not kept longer than
+    the oldest of them would have been."""
+
+    __slots__ = ("oldest", "tables")
+
+    def __init__(self) -> None:
+        self.tables: set[str] = set()
+        self.oldest: float | None = None
+
+    def took(self, tables: Iterable[str], loaded_at: float | None) -> None:
+        self.tables.update(tables)
+        if loaded_at is not None and (self.oldest is None or loaded_at < self.oldest):
+            self.oldest = loaded_at
+
+
 @contextlib.contextmanager
-def recording() -> Iterator[set[str]]:
-    """Collect the tables the statements run inside read (also added to an enclosing recording)."""
+def recording() -> Iterator[Reading]:
+    """Collect what the statements run inside read (also added to an enclosing recording)."""
     outer = _reading.get()
-    tables: set[str] = set()
-    token = _reading.set(tables)
+    reading = Reading()
+    token = _reading.set(reading)
     try:
-        yield tables
+        yield reading
     finally:
         _reading.reset(token)
         if outer is not None:
-            outer.update(tables)
+            outer.took(reading.tables, reading.oldest)
 
 
-def note_read(tables: Iterable[str]) -> None:
-    """A value a load uses came from ``tables`` without a statement (a cache's own store)."""
+def note_read(tables: Iterable[str], loaded_at: float | None = None) -> None:
+    """A value a load uses came from ``tables`` without a statement: from a cache, where it was loaded at
+    ``loaded_at``."""
     reading = _reading.get()
     if reading is not None:
-        reading.update(tables)
+        reading.took(tables, loaded_at)
 
 
 # --- other processes ---------------------------------------------------------------------------
@@ -180,7 +260,7 @@ def _note_statement(conn: Connection, cursor: Any, statement: str, parameters: A
                     executemany: bool) -> None:
     reading = _reading.get()
     if reading is not None:
-        reading.update(read_tables(statement))
+        reading.tables.update(read_tables(statement))
     written = written_tables(statement)
     if written:
         _levels(conn)[-1].update(written)
@@ -200,6 +280,8 @@ def _note_rollback(conn: Connection) -> None:
     written = set().union(*conn.info.pop(_WROTE, []))
     if written:
         bump(written)
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":  # each statement committed
+            conn.info.setdefault(_COMMITTED, set()).update(written)
 
 
 @event.listens_for(Engine, "savepoint")

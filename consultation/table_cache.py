@@ -18,6 +18,7 @@ Entries are per database (engine), so tests with their own databases never share
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -46,6 +47,7 @@ class TableCache(Generic[V]):
         self.listened_ttl = listened_ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[int, float, Any]] = OrderedDict()
+        self._flights: dict[Hashable, tuple[int, asyncio.Future[Any]]] = {}  # loads under way
         _caches.append(self)
 
     async def get(self, session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[V]]) -> V:
@@ -57,15 +59,40 @@ class TableCache(Generic[V]):
         found = self._entries.get(full_key)
         lifetime = self.listened_ttl if changes.listening() else self.ttl
         if found is not None and began - found[1] < lifetime and not changes.changed_since(self.tables, found[0]):
-            changes.note_read(self.tables)
+            changes.note_read(self.tables, found[1])
             return found[2]
-        value = await load()
+        flight = self._flights.get(full_key)
+        if flight is not None and not changes.changed_since(self.tables, flight[0]):
+            await asyncio.wait([flight[1]])  # one load however many miss it at once (the area tree after a change)
+            if not flight[1].cancelled():
+                changes.note_read(self.tables, began)
+                shared: V = flight[1].result()
+                return shared
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._flights[full_key] = (clock, future)
+        try:
+            value = await load()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no warning when nobody waited
+            raise
+        finally:
+            if self._flights.get(full_key, (0, None))[1] is future:
+                del self._flights[full_key]
+        future.set_result(value)
         if not changes.changed_since(self.tables, clock):
             self._entries[full_key] = (clock, began, value)
             self._entries.move_to_end(full_key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return value
+
+    def forget(self, session: AsyncSession, key: Hashable) -> None:
+        """Drop ``key``'s value (one known to be behind the database: the next ``get`` loads it)."""
+        self._entries.pop((id(session.get_bind().engine), key), None)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -53,18 +53,20 @@ def create_app(
         app.state.services = services
         if settings.freeze_heap:
             heap.settle(app.state.jinja)  # last: everything built so far lives as long as the process
-        worker_task = None
-        if settings.run_worker_in_process:
-            worker_task = asyncio.create_task(_run_worker(services), name="outbox-worker")
-            app.state.after_commit = services.wake_worker
         try:
             async with change_feed.following(settings.database_url, settings.change_feed):
-                yield
+                worker_task = None
+                if settings.run_worker_in_process:
+                    worker_task = asyncio.create_task(_run_worker(services), name="outbox-worker")
+                    app.state.after_commit = services.wake_worker
+                try:
+                    yield
+                finally:  # the worker first: its last commits are still told to the other processes
+                    if worker_task is not None:
+                        worker_task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await worker_task
         finally:
-            if worker_task is not None:
-                worker_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker_task
             await services.close()
             if own_engine is not None and engine is None:
                 await own_engine.dispose()

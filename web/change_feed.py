@@ -26,8 +26,11 @@ from sqlalchemy import make_url
 from consultation import changes
 
 log = logging.getLogger(__name__)
-BATCH_SECONDS = 0.02
+BATCH_SECONDS = 0.02  # a commit is sent at once after a quiet spell; the ones that follow within this, together
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
+STEADY_SECONDS = 30.0  # a connection that lasted this long was a good one: the next loss retries quickly
+PING_SECONDS = 10.0  # idle this long, the connection is checked (a half-open one never reports itself closed)
+ANSWER_SECONDS = 5.0  # a notification or a check not answered within this: the connection is taken as lost
 
 
 def _connect_args(database_url: str) -> dict[str, object] | None:
@@ -45,7 +48,8 @@ class ChangeFeed:
         self.pending: set[str] = set()
         self.wake = asyncio.Event()
         self.connection: asyncpg.Connection | None = None
-        self.was_connected = False
+        self.connected_at: float | None = None
+        self.sent_at = 0.0
 
     @property
     def enabled(self) -> bool:
@@ -67,6 +71,7 @@ class ChangeFeed:
             return
         changes.set_publisher(self.publish)
         failures = 0
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 try:
@@ -75,30 +80,41 @@ class ChangeFeed:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(self.flush(), 2)  # the last commits, before the connection goes
                     raise
-                except Exception as exc:  # any loss: reconnect
+                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("change feed lost (%s); caches keep their short time to live until it is back", exc)
+                except Exception:
+                    log.exception("change feed failed; caches keep their short time to live until it is back")
                 finally:
                     changes.stop_listening()
                     await self._close()
-                failures = 0 if self.was_connected else failures + 1
-                self.was_connected = False
+                steady = self.connected_at is not None and loop.time() - self.connected_at >= STEADY_SECONDS
+                failures = 0 if steady else failures + 1
+                self.connected_at = None
                 await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
         finally:
             changes.set_publisher(None)
 
     async def _session(self) -> None:
+        loop = asyncio.get_running_loop()
         self.connection = connection = await asyncpg.connect(**self.connect_args, timeout=5)  # type: ignore[arg-type]
         await connection.add_listener(changes.CHANNEL, self._heard)
         changes.start_listening()
-        self.was_connected = True  # connected: the next loss retries quickly
+        if self.connected_at is None:
+            log.info("change feed listening")
+        self.connected_at = checked_at = loop.time()
         while not connection.is_closed():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1.0):
                     await self.wake.wait()
             self.wake.clear()
             if self.pending:
-                await asyncio.sleep(BATCH_SECONDS)  # gather the commits that end meanwhile
+                if loop.time() - self.sent_at < BATCH_SECONDS:
+                    await asyncio.sleep(BATCH_SECONDS)  # gather the commits that end meanwhile
                 await self.flush()
+                checked_at = loop.time()
+            elif loop.time() - checked_at >= PING_SECONDS:
+                await connection.execute("SELECT 1", timeout=ANSWER_SECONDS)
+                checked_at = loop.time()
         raise OSError("the change feed's connection was closed")
 
     async def flush(self) -> None:
@@ -109,10 +125,11 @@ class ChangeFeed:
         tables, self.pending = self.pending, set()
         try:
             await connection.execute("SELECT pg_notify($1, $2)", changes.CHANNEL,
-                                     f"{self.origin}:{','.join(sorted(tables))}")
+                                     f"{self.origin}:{','.join(sorted(tables))}", timeout=ANSWER_SECONDS)
         except BaseException:
             self.pending |= tables
             raise
+        self.sent_at = asyncio.get_running_loop().time()
 
     async def _close(self) -> None:
         connection, self.connection = self.connection, None
@@ -131,5 +148,9 @@ async def following(database_url: str, enabled: bool = True) -> AsyncIterator[Ch
     finally:
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the caller is being cancelled too

@@ -53,7 +53,7 @@ _ANY = frozenset({changes.ANY})
 
 @dataclass(slots=True)
 class _Entry:
-    loaded_at: float  # time.monotonic() when its load began
+    loaded_at: float  # time.monotonic() when its load began (or when the oldest cached value it used was loaded)
     clock: int  # changes.now() when its load began
     tables: frozenset[str]  # the tables the load read
     value: Any
@@ -62,7 +62,7 @@ class _Entry:
 @dataclass(slots=True)
 class _Flight:
     clock: int
-    tables: set[str]  # read so far
+    reading: changes.Reading  # what it has read so far
     future: asyncio.Future[Any]
 
 
@@ -102,31 +102,36 @@ class PageCache:
         entry = self._entries.get(key)
         if entry is not None and self._fresh(entry, now):
             self.hits += 1
-            changes.note_read(entry.tables)  # for a cached value that is part of another's load
+            changes.note_read(entry.tables, entry.loaded_at)  # for a cached value that is part of another's load
             value: T = entry.value
             return value
         flight = self._flights.get(key)
-        if flight is not None and not changes.changed_since(flight.tables, flight.clock):
+        if flight is not None and not changes.changed_since(self._depends(flight.reading.tables), flight.clock):
             await asyncio.wait([flight.future])
             if not flight.future.cancelled():
                 self.hits += 1  # answered without loading
-                changes.note_read(flight.tables)
+                changes.note_read(flight.reading.tables, flight.reading.oldest)
                 shared: T = flight.future.result()  # or the first one's error (NotFound…)
                 return shared
         self.misses += 1
         clock = changes.now()
-        with changes.recording() as tables:
-            value = await self._load_once(key, _Flight(clock, tables, asyncio.get_running_loop().create_future()),
+        with changes.recording() as reading:
+            value = await self._load_once(key, _Flight(clock, reading, asyncio.get_running_loop().create_future()),
                                           load)
-        depends = frozenset(tables) if self.from_sql_alone else _ANY
+        depends = self._depends(reading.tables)
         if self.ttl > 0 and not changes.changed_since(depends, clock):  # nothing it read changed while it loaded
             self._drop(key)
             size = _size(value)
             if len(self._entries) >= self.max_entries or self._over(size):
                 self._make_room(now, size)
-            self._entries[key] = _Entry(now, clock, depends, value)
+            # made of values other caches kept: as old as the oldest of them
+            born = now if reading.oldest is None else min(now, reading.oldest)
+            self._entries[key] = _Entry(born, clock, depends, value)
             self._bytes += size
         return value
+
+    def _depends(self, tables: set[str]) -> frozenset[str]:
+        return frozenset(tables) if self.from_sql_alone else _ANY
 
     async def _load_once(self, key: Hashable, flight: _Flight, load: Callable[[], Awaitable[T]]) -> T:
         """``await load()``, with its result (or error) handed to the requests that wait for it."""

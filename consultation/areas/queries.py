@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, make_transient_to_detached, selectinload
 
 from consultation.accounts.models import Role, RoleGrant, User
 from consultation.areas.models import Area, AreaLevel, Household, Unit
@@ -186,6 +186,10 @@ async def area_page(session: AsyncSession, area_id: int) -> AreaPage:
     while it is kept."""
     tree = await area_tree(session)
     area = tree.areas.get(area_id)
+    if area is None and await session.scalar(select(Area.id).where(Area.id == area_id)) is not None:
+        _TREE.forget(session, "tree")  # made by another process the change feed has not told of yet
+        tree = await area_tree(session)
+        area = tree.areas.get(area_id)
     if area is None:
         raise NotFound()
     trail = [tree.areas[i] for i in area.ancestor_ids[:-1] if i in tree.areas]
@@ -211,13 +215,21 @@ _TREE = TableCache[AreaTree](("area", "household"), max_entries=4)
 _AREA_COLUMNS = tuple(Area.__table__.columns)
 
 
+def _detached(row: Row[Any]) -> Area:
+    """An ``Area`` with the row's columns that no session holds, known as persistent: a relationship it has not
+    loaded raises instead of reading as empty, and a session it is added to does not insert it."""
+    area = Area(**{column.key: getattr(row, column.key) for column in _AREA_COLUMNS})
+    make_transient_to_detached(area)
+    return area
+
+
 async def area_tree(session: AsyncSession) -> AreaTree:
     return await _TREE.get(session, "tree", lambda: _load_tree(session))
 
 
 async def _load_tree(session: AsyncSession) -> AreaTree:
     rows = (await session.execute(select(*_AREA_COLUMNS).order_by(Area.name, Area.id))).all()
-    areas = {row.id: Area(**{column.key: getattr(row, column.key) for column in _AREA_COLUMNS}) for row in rows}
+    areas = {row.id: _detached(row) for row in rows}
     kids: dict[int, list[Area]] = {}
     for row in rows:  # in name order, as the page lists them
         if row.parent_id is not None:

@@ -32,8 +32,8 @@ def fold(text: str) -> str:
 
 
 _WORDS = select(SensitiveWord.word)  # built once
-# Every comment checks the list, which administrators change now and then: kept per process, up to 10 s behind
-# another process's change (``consultation.table_cache``), each word with its folded form.
+# Every comment checks the list, which administrators change now and then: kept per process until the table
+# changes, in this process or another (``consultation.table_cache``), each word with its folded form.
 _LIST = TableCache[list[tuple[str, str]]](SensitiveWord.__tablename__, max_entries=16)
 
 

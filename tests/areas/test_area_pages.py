@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+from consultation import changes
 from consultation.accounts.models import Role
 from consultation.areas.models import AreaLevel
 from consultation.areas.services import create_area, create_household
@@ -81,3 +84,19 @@ async def test_counts_follow_new_households_and_areas_at_once(client: WebClient,
     await create_area(db, None, name="3号院", level=AreaLevel.compound, code="NEW3", parent=city.community_a)
     compounds = section((await client.get(pages["community"])).text, "table", "")
     assert "3号院" in compounds and "1号院" in compounds
+
+
+async def test_an_area_another_process_made_is_found_before_it_is_told(client: WebClient, db) -> None:  # type: ignore[no-untyped-def]
+    """The tree this process keeps may not have an area made elsewhere yet: the page looks in the database
+    before answering 404, and loads the tree again."""
+    from consultation.areas import queries
+
+    city = await make_city(db)
+    await client.get(f"/areas/{city.community_a.id}")  # the tree is kept
+    stale = await queries.area_tree(db)
+    made = await create_area(db, None, name="4号院", level=AreaLevel.compound, code="ELSE4", parent=city.community_a)
+    queries._TREE._entries[next(iter(queries._TREE._entries))] = (changes.now(), time.monotonic(), stale)
+    assert made.id not in (await queries.area_tree(db)).areas  # as if the change feed had not told of it yet
+    response = await client.get(f"/areas/{made.id}")
+    assert response.status_code == 200 and "4号院" in response.text
+    assert (await client.get("/areas/999999")).status_code == 404

@@ -31,12 +31,28 @@ from web.database import make_engine, make_sessionmaker
      {"draft_comment", "audit_event"}),
     ("INSERT INTO ballot (poll_id) VALUES ($1) ON CONFLICT (poll_id) DO UPDATE SET n = ballot.n + 1", {"ballot"}),
     ('UPDATE "user" SET name = $1', {"user"}),
+    ("with moved as (update poll set state = $1 returning id) select count(*) from moved", {"poll"}),
+    ("WITH c AS (SELECT id FROM outbox_message FOR UPDATE SKIP LOCKED) SELECT * FROM c", set()),
+    ("WITH c AS (SELECT topic.id FROM topic FOR UPDATE OF topic) SELECT * FROM c", set()),
     ("TRUNCATE topic, comment", {changes.EVERYTHING}),
     ("CREATE INDEX ix ON topic (state)", {changes.EVERYTHING}),
     ("NOTIFY yishiting_outbox", {changes.EVERYTHING}),
 ])
 def test_the_tables_a_statement_writes(statement: str, written: set[str]) -> None:
     assert changes.written_tables(statement) == written
+
+
+def test_a_write_counts_the_rows_the_database_changes_in_turn() -> None:
+    """Foreign keys with ``ON DELETE`` actions: deleting a topic deletes its comments, and so on down."""
+    import consultation.models  # noqa: F401 - every mapped table
+    from consultation.db import Base
+
+    followers = {table.name for table in Base.metadata.tables.values()
+                 if any(key.column.table.name == "topic" and key.ondelete in ("CASCADE", "SET NULL")
+                        for key in table.foreign_keys)}
+    assert followers  # the schema has some
+    written = changes.written_tables("DELETE FROM topic WHERE topic.id = $1")
+    assert {"topic"} | followers <= written
 
 
 def test_the_tables_a_statement_reads() -> None:
@@ -65,8 +81,8 @@ def test_recordings_nest() -> None:
         changes.note_read({"area"})
         with changes.recording() as inner:
             changes.note_read({"topic"})
-        assert inner == {"topic"}
-    assert outer == {"area", "topic"}
+        assert inner.tables == {"topic"}
+    assert outer.tables == {"area", "topic"}
     changes.note_read({"poll"})  # outside any recording: nothing to do
 
 
@@ -134,5 +150,10 @@ async def test_a_statement_in_autocommit_is_published_too(database_url: str,
             await session.execute(text("INSERT INTO scratch_note (body) VALUES ('a')"))
             await session.commit()
         assert published == [frozenset({"scratch_note"})]
+        # a request that wrote and then failed: its session rolls back, but the statement had committed
+        async with sessions() as session:
+            await session.execute(text("INSERT INTO scratch_note (body) VALUES ('b')"))
+            await session.rollback()
+        assert published == [frozenset({"scratch_note"})] * 2
     finally:
         await engine.dispose()

@@ -3,6 +3,7 @@ writes are seen at once, a write rolled back is not kept, other processes' write
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
@@ -109,3 +110,17 @@ async def test_entries_are_bounded(db: Any) -> None:
     assert await cache.get(db, 2, constant(-1)) == 2 and await cache.get(db, 1, constant(-1)) == 1
     assert await cache.get(db, 0, constant(-1)) == -1  # the oldest went first
     assert calls == [0, 1, 2, -1]
+
+
+async def test_requests_missing_a_value_at_once_load_it_once(db: Any) -> None:
+    """After a change drops the area tree, the area pages that miss it together wait for one load."""
+    cache = TableCache[int]("scratch_words")
+    calls: list[int] = []
+
+    async def load() -> int:
+        calls.append(1)
+        await asyncio.sleep(0.01)
+        return 7
+
+    assert await asyncio.gather(*(cache.get(db, "k", load) for _ in range(5))) == [7] * 5
+    assert len(calls) == 1

@@ -42,9 +42,14 @@ async def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> boo
     return condition()
 
 
-async def notify_as_another_process(database_url: str, tables: str) -> None:
+async def connect(database_url: str) -> asyncpg.Connection:
     url = make_url(database_url)
-    connection = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    return await asyncpg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+                                 database=url.database)
+
+
+async def notify_as_another_process(database_url: str, tables: str) -> None:
+    connection = await connect(database_url)
     try:
         await connection.execute("SELECT pg_notify($1, $2)", changes.CHANNEL, f"elsewhere:{tables}")
     finally:
@@ -66,8 +71,16 @@ async def test_a_process_hears_the_others_commits_and_not_its_own(database_url: 
     assert not changes.changed_since({"area"}, clock)
     clock = changes.now()
     feed.publish(frozenset({"area"}))  # sent to everyone, this process included, which ignores it
-    assert await eventually(lambda: not feed.pending)
-    await asyncio.sleep(0.2)
+    listener = await connect(database_url)  # what the other processes hear
+    heard: list[str] = []
+    await listener.add_listener(changes.CHANNEL, lambda *args: heard.append(args[-1]))
+    try:
+        feed.publish(frozenset({"area", "poll"}))
+        assert await eventually(lambda: any(payload.endswith(":area,poll") for payload in heard))
+    finally:
+        await listener.close()
+    await notify_as_another_process(database_url, "marker")  # sent after this process's own: heard after it
+    assert await eventually(lambda: changes.changed_since({"marker"}, clock))
     assert not changes.changed_since({"area"}, clock)
 
 
@@ -76,19 +89,24 @@ async def test_after_losing_its_connection_it_takes_everything_as_changed_and_li
     assert feed.connection is not None
     backend = feed.connection.get_server_pid()
     clock = changes.now()
-    url = make_url(database_url)
-    admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    admin = await connect(database_url)
     try:
         await admin.execute("SELECT pg_terminate_backend($1)", backend)
     finally:
         await admin.close()
     assert await eventually(lambda: not changes.listening() or feed.connection is None
                             or feed.connection.get_server_pid() != backend)
-    feed.publish(frozenset({"poll"}))  # a commit while the feed is away: sent once it is back
-    assert await eventually(lambda: changes.listening() and feed.connection is not None
-                            and feed.connection.get_server_pid() != backend)
-    assert changes.changed_since({"anything"}, clock)  # what it may have missed
-    assert await eventually(lambda: not feed.pending)
+    listener = await connect(database_url)
+    heard: list[str] = []
+    await listener.add_listener(changes.CHANNEL, lambda *args: heard.append(args[-1]))
+    try:
+        feed.publish(frozenset({"poll"}))  # a commit while the feed is away: sent once it is back
+        assert await eventually(lambda: changes.listening() and feed.connection is not None
+                                and feed.connection.get_server_pid() != backend)
+        assert changes.changed_since({"anything"}, clock)  # what it may have missed
+        assert await eventually(lambda: any(payload.endswith(":poll") for payload in heard))
+    finally:
+        await listener.close()
 
 
 async def test_a_cached_page_follows_what_other_processes_change(
@@ -106,8 +124,9 @@ async def test_a_cached_page_follows_what_other_processes_change(
         return seen == []
 
     assert await cached()
+    clock = changes.now()
     await notify_as_another_process(database_url, "ballot,audit_event")  # nothing the page shows
-    await asyncio.sleep(0.3)
+    assert await eventually(lambda: changes.changed_since({"ballot"}, clock))
     assert await cached()
     now = time.monotonic()
     monkeypatch.setattr(page_cache.time, "monotonic", lambda: now + page_cache.DEFAULT_TTL + 5)

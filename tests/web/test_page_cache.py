@@ -15,6 +15,7 @@ from consultation import changes
 from consultation.areas.models import AreaLevel
 from consultation.areas.services import create_area
 from consultation.errors import NotFound
+from consultation.table_cache import TableCache
 from tests.areas.helpers import section
 from tests.conftest import WebClient
 from tests.deliberation.helpers import make_world, raise_topic
@@ -305,3 +306,27 @@ async def test_anonymous_searches_are_kept_in_their_canonical_form_only(
     with statements(connection) as seen:
         await resident.get(path)
     assert seen  # signed in: never from the cache
+
+
+async def test_a_page_made_of_a_value_another_cache_kept_is_as_old_as_that_value(
+        db: AsyncSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(page_cache.time, "monotonic", lambda: clock[0])  # the one clock of both caches
+    tree = TableCache[str]("scratch_tree", ttl=10, listened_ttl=10)
+    page = PageCache(ttl=10)
+
+    async def load_tree() -> str:
+        return "tree"
+
+    async def load_page() -> str:
+        return await tree.get(db, "k", load_tree) + " page"
+
+    await tree.get(db, "k", load_tree)  # kept at 1000
+    clock[0] += 8
+    assert await page.get_or_load("p", load_page) == "tree page"  # at 1008, with the tree of 1000
+    clock[0] += 3  # the tree is 11 s old: the page made with it is too
+
+    async def again() -> str:
+        return "loaded again"
+
+    assert await page.get_or_load("p", again) == "loaded again"

@@ -70,9 +70,9 @@ def level_options() -> list[tuple[str, str]]:
 @routes.get("/areas/{area_id:int}", name="area_page")
 async def area_page(request: Request, ctx: Ctx) -> Response:
     """Anonymous visitors all get the same page (draft polls are for the people who manage them, and
-    nothing else is decided per visitor), so it is rendered once and kept in ``web.page_cache``: up to
-    ``DEFAULT_TTL`` seconds old when another process changed it. A signed-in person, who may just have
-    raised a topic, always gets a fresh page."""
+    nothing else is decided per visitor), so it is rendered once and kept in ``web.page_cache`` until a
+    table it read changes, in this process or another (``web.change_feed``). A signed-in person, who may just
+    have raised a topic, always gets the page's sections afresh (the area tree as the process keeps it)."""
     area_id = request.path_params["area_id"]
     return await render_for_anyone(request, "areas/area.html", lambda: _public_area_context(ctx, area_id),
                                    cache="area_page", shareable=not request.url.query)

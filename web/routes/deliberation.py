@@ -162,8 +162,9 @@ _SHAREABLE_QUERY = re.compile(r"(comments_page=[1-9][0-9]{0,5})?")
 @routes.get("/topics/{topic_id:int}", name="topic_page")
 async def topic_page(request: Request, ctx: Ctx) -> Response:
     """Anonymous visitors all get the same page (they can only read it and log in), so it is rendered
-    once and kept in ``web.page_cache``: up to ``DEFAULT_TTL`` seconds old when another process changed
-    the topic. A signed-in person, who may just have co-signed or commented, always gets a fresh page."""
+    once and kept in ``web.page_cache`` until a table it read changes, in this process or another
+    (``web.change_feed``). A signed-in person, who may just have co-signed or commented, always gets a fresh
+    page."""
     topic_id = request.path_params["topic_id"]
     shareable = _SHAREABLE_QUERY.fullmatch(request.url.query) is not None
     return await render_for_anyone(request, "deliberation/topic.html", lambda: _topic_page_context(ctx, topic_id),

@@ -13,8 +13,8 @@ Staff pages show commenters' names; the public report never does.
 
 Performance (issue 6: 80,000 comments in a round): the queue's rows are read fresh from the partial
 indexes of ``consultation.rounds.models``, its counts (the header's figures and the filter's total) and
-the built report are kept a few seconds (``web.routes.rounds.round_cached``: any write of this process
-drops them, other processes' writes show within seconds).
+the built report are kept until a table they read changes (``web.routes.rounds.round_cached``, in this process
+or another).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ queue, comment detail and report pages live in their own module.
 
 Performance (issue 6: 80,000 comments in a round): what every visitor of the round and article pages
 sees alike (the round, the article's text, the counts, the page of comments with its citations) is kept
-for a few seconds in ``web.page_cache``: any write of this process drops it at once, and other processes
-show a change at most that late. Only the visitor's own part (may they comment, which comments they
-support) is read per request. Nothing is written through the cached objects."""
+in ``web.page_cache`` until a table it read changes, in this process or another (``web.change_feed``).
+Only the visitor's own part (may they comment, which comments they support) is read per request. Nothing
+is written through the cached objects."""
 
 from __future__ import annotations
 
@@ -72,8 +72,8 @@ T = TypeVar("T")
 
 def round_cache(app: Any, name: str) -> PageCache:
     """The application's short-lived cache ``name`` (a key of ``CACHE_SIZES``) of the round pages' public
-    parts: ``web.page_cache`` semantics (any write of this process empties it; other processes' writes
-    show within its TTL)."""
+    parts: ``web.page_cache`` semantics (an entry goes when a table it read changes, in this process or
+    another)."""
     return cache_of(app, name, max_entries=CACHE_SIZES[name])
 
 
