@@ -71,16 +71,14 @@ def written_tables(statement: str) -> frozenset[str]:
 @lru_cache(maxsize=2048)
 def _written(statement: str) -> frozenset[str]:
     head = statement.lstrip()[:4].upper()
-    if head == "WITH":
-        if _WRITE_IN_WITH.search(_ROW_LOCKS.sub(" ", statement)) is None:
-            return frozenset()
-    elif _READS.match(statement) is not None:
+    if head != "WITH" and _READS.match(statement) is not None:
         return frozenset()
-    named = {name for name in _WRITTEN_TABLE.findall(_ROW_LOCKS.sub(" ", statement))
-             if name.upper() not in _NOT_TABLES}
+    unlocked = _ROW_LOCKS.sub(" ", statement)
+    if head == "WITH" and _WRITE_IN_WITH.search(unlocked) is None:
+        return frozenset()
+    named = {name for name in _WRITTEN_TABLE.findall(unlocked) if name.upper() not in _NOT_TABLES}
     if not named:
         return frozenset({EVERYTHING})
-    unlocked = _ROW_LOCKS.sub(" ", statement)
     on_delete, on_update = _cascades()
     for name in _DELETED_TABLE.findall(unlocked):
         named.update(on_delete.get(name, ()))
