@@ -135,11 +135,10 @@ async def test_nothing_is_published_for_a_rollback_or_a_savepoint_rolled_back(
     assert published == []  # the transaction committed wrote nothing that stayed
 
 
+@pytest.mark.skipif(harness.backend() != "postgres", reason="autocommit sessions are PostgreSQL's")
 async def test_a_statement_in_autocommit_is_published_too(database_url: str,
                                                            published: list[frozenset[str]]) -> None:
     """The read sessions of PostgreSQL run in autocommit, and so do the ballot's (``make_statement_sessionmaker``)."""
-    if harness.backend() != "postgres":
-        pytest.skip("autocommit sessions are PostgreSQL's")
     engine = make_engine(database_url, pool_size=1)
     try:
         sessions = make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
