@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -43,7 +44,7 @@ from sqlalchemy.engine import make_url
 from bench.scenarios import RunContext, Scenario, ScenarioResult, register
 from bench.seed import EPOCH, _advance_sequences, copy_rows
 from bench.services import http_status, wait_until
-from bench.wrk import DONE_HOOK, LUA_THREADS_AND_CLOCK, finish, run_script, start, wrk_threads
+from bench.wrk import DONE_HOOK, LUA_THREADS_AND_CLOCK, LoadResult, finish, run_script, start, wrk_threads
 
 MAX_DRILL_S = 180  # wrk's -d for the drill; it is stopped with SIGINT a few seconds after the restart
 CONCURRENCY = 64  # issue 4 / issue 6: the vote storm runs at concurrency 64 whatever --concurrency says
@@ -599,21 +600,45 @@ def _answered_since(ctx: RunContext, prefix: Path, since: float) -> tuple[int, i
     return len(later), sum(1 for status, receipt in later if 200 <= status <= 299 and receipt is not None)
 
 
+def comeback_order(voters: int, log: ClientLog, receipts: dict[str, int]) -> list[int]:
+    """The order in which the clients that come back after the restart send: voters never sent first,
+    then those sent but not acknowledged (a retry: their answer may have been lost), then the
+    acknowledged ones (refused as second ballots), so that the ballots after the restart are mostly
+    new ones, not a replay of the first pass. ``receipts``: receipt code → voter index."""
+    sent = {voter for voter, _, _ in log.sent}
+    acknowledged = {receipts[receipt] for status, receipt, _ in log.answers
+                    if 200 <= status <= 299 and receipt in receipts}
+    everyone = range(voters)
+    return ([i for i in everyone if i not in sent] + [i for i in everyone if i in sent and i not in acknowledged]
+            + [i for i in everyone if i in acknowledged])
+
+
 def drill_vote_kill(ctx: RunContext, before_s: float = 3.0, between_s: float = 2.0,
-                    after_s: float = 6.0) -> ScenarioResult:
+                    after_s: float = 6.0, answers_within_s: float = 60.0) -> ScenarioResult:
     """During a vote storm: SIGKILL every gunicorn worker (gunicorn respawns them), then SIGKILL the
-    master and its workers and start the server again on the same port; the load runs on throughout
-    and for ``after_s`` seconds after the restart (wrk is stopped with SIGINT, on which it reports).
-    Afterwards every acknowledged ballot must be stored exactly once."""
+    master and its workers and start the server again on the same port. The load runs throughout.
+    After the restart the clients come back: wrk loses for good every connection whose reconnect was
+    refused while the server was down, so a second wrk (the same clients, those not yet acknowledged
+    first) takes over, for at least ``after_s`` seconds and until ballots are acknowledged again (at
+    most ``answers_within_s``). Afterwards every acknowledged ballot must be stored exactly once."""
     server = ctx.extra["server"]
     prepared = _prepare(ctx, "drill_vote_kill", "基准测试：断电演练表决", cycle=True)
     events: list[str] = []
     figures: dict[str, Any] = {}
     problems: list[str] = []
     began = kill_workers_at = restarted_at = time.time()
-    wrk = start(ctx.base_url, prepared.script, duration=MAX_DRILL_S, concurrency=CONCURRENCY, work_dir=ctx.work_dir,
-                name="drill_vote_kill", script_args=prepared.args)
+    loads: list[tuple[str, subprocess.Popen[str]]] = []
+
+    def stop(name: str, wrk: subprocess.Popen[str]) -> LoadResult:
+        if wrk.poll() is None:
+            wrk.send_signal(signal.SIGINT)  # wrk stops and prints its results
+        return finish(wrk, ctx.work_dir, name, 60)
+
+    results: list[tuple[str, LoadResult]] = []
     try:
+        loads.append(("drill_vote_kill", start(ctx.base_url, prepared.script, duration=MAX_DRILL_S,
+                                               concurrency=CONCURRENCY, work_dir=ctx.work_dir,
+                                               name="drill_vote_kill", script_args=prepared.args)))
         time.sleep(before_s)
         # 1. every worker, SIGKILL: in-flight requests die with them; gunicorn forks new ones
         workers = server.worker_pids()
@@ -641,17 +666,35 @@ def drill_vote_kill(ctx: RunContext, before_s: float = 3.0, between_s: float = 2
         figures["server_restarted_s"] = round(restarted_at - kill_all_at, 2)
         events.append(f"{restarted_at - began:.1f} s: server started again (master {server.process.pid}, "
                       f"workers {server.worker_pids()})")
+        # 3. the clients come back: the first wrk stops (its refused connections are gone for good), a
+        # second one sends, the voters not yet acknowledged first
+        first_name, first = loads.pop()
+        results.append((first_name, stop(first_name, first)))
+        before = read_logs(ctx.work_dir.glob(f"{prepared.log_prefix.name}.*.log"))
+        order = comeback_order(len(prepared.pool.user_ids), before, prepared.poll.receipts)
+        comeback_data = ctx.work_dir / "drill_vote_kill.comeback.voters.tsv"
+        comeback_data.write_text(voter_lines(
+            (i, prepared.pool.sessions[i], prepared.pool.csrf[i], choice_of(i, prepared.poll.options))
+            for i in order), encoding="utf-8")
+        os.chmod(comeback_data, 0o600)
+        args = [str(comeback_data), f"{prepared.log_prefix}.comeback", *prepared.args[2:]]
+        loads.append(("drill_vote_kill.comeback", start(ctx.base_url, prepared.script, duration=MAX_DRILL_S,
+                                                        concurrency=CONCURRENCY, work_dir=ctx.work_dir,
+                                                        name="drill_vote_kill.comeback", script_args=args)))
+        events.append(f"{time.time() - began:.1f} s: the clients come back (a second wrk, "
+                      f"{len(order) - len({v for v, _, _ in before.sent}):,} voters not yet sent first)")
         time.sleep(after_s)
+        wait_until(lambda: _answered_since(ctx, prepared.log_prefix, restarted_at)[1] > 0,
+                   max(0.0, answers_within_s - after_s), 0.5)
     finally:
-        if wrk.poll() is None:
-            wrk.send_signal(signal.SIGINT)  # wrk stops and prints its results
-        load = finish(wrk, ctx.work_dir, "drill_vote_kill", 60)
+        for name, wrk in loads:
+            results.append((name, stop(name, wrk)))
     figures["load_s"] = round(time.time() - began, 1)
     answers, acks = _answered_since(ctx, prepared.log_prefix, restarted_at)
     figures["answers_after_restart"], figures["acknowledged_after_restart"] = answers, acks
     if acks == 0:
-        problems.append("no ballot was acknowledged after the restart: the drill did not show the server voting "
-                        "again")
+        problems.append(f"no ballot was acknowledged within {answers_within_s:.0f} s of the restart: the drill did "
+                        "not show the server voting again")
     check, rates = _check(ctx, prepared)
     figures |= {k: v for k, v in rates.items() if k in ("ballots_per_s",)}
     figures |= check.figures()
@@ -660,14 +703,15 @@ def drill_vote_kill(ctx: RunContext, before_s: float = 3.0, between_s: float = 2
                 "voters": len(prepared.pool.user_ids),
                 "attempts": "each voter twice in a row, then round again until the run ends (a client retrying)",
                 "how": "SIGKILL every gunicorn worker (respawned by gunicorn), then SIGKILL the master and its "
-                       f"workers and start the server again on the same port, wrk running throughout and {after_s:.0f}"
-                       " s after the restart"}
+                       "workers and start the server again on the same port, wrk running throughout; after the "
+                       f"restart a second wrk (the clients coming back) for at least {after_s:.0f} s and until "
+                       "ballots are acknowledged again"}
     notes = problems + events + [
         f"unanswered requests: {check.unanswered:,} (cut off by the kills, refused connections while the server "
         f"was down, the end of the run); {check.stored_not_acknowledged} ballots were stored without the client "
         f"ever seeing an acknowledgement (its answer was lost, and its retry was refused as a second ballot) — "
-        f"allowed either way",
-        f"wrk: {load.requests:,} answers, {load.error_detail() or 'no errors'}"]
+        f"allowed either way"]
+    notes += [f"{name}: {load.requests:,} answers, {load.error_detail() or 'no errors'}" for name, load in results]
     return ScenarioResult("drill_vote_kill", "drill", settings, figures=figures,
                           verdict="FAIL" if problems else "PASS", notes=notes)
 

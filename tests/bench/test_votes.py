@@ -16,6 +16,7 @@ from bench.votes import (
     ClientLog,
     check_exactly_once,
     choice_of,
+    comeback_order,
     parse_log,
     read_logs,
     receipt_hash,
@@ -197,6 +198,14 @@ def test_an_acknowledgement_with_a_receipt_of_no_voter_fails() -> None:
 
 
 # --- registry ----------------------------------------------------------------------------------------
+
+def test_the_clients_that_come_back_send_the_voters_not_yet_acknowledged_first() -> None:
+    receipts = RECEIPTS | {receipt_code(KEY.encode(), 7, 103): 3, receipt_code(KEY.encode(), 7, 104): 4}
+    # voters 0 and 1 sent; 1 acknowledged, 0's answer lost; 2, 3 and 4 never sent
+    log = log_of([(0, 1), (1, 1), (1, 2)], [(201, CODE[1]), (409, None)])
+    assert comeback_order(5, log, receipts) == [2, 3, 4, 0, 1]
+    assert comeback_order(2, ClientLog(), RECEIPTS) == [0, 1]
+
 
 def test_both_are_registered_and_run_by_default() -> None:
     assert REGISTRY["vote_storm"].available and REGISTRY["vote_storm"].kind == "load"
