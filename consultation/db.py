@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, DateTime, MetaData, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, make_transient_to_detached, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -53,6 +53,16 @@ class TimestampMixin:
 
 
 DbSession = AsyncSession
+
+
+def detached_copy(instance: Any) -> Any:
+    """A copy of a loaded ORM object with its column values that no session holds, known as persistent: a
+    relationship not set on it raises (``lazy="raise"``) or reads nothing instead of querying, and a session
+    it is added to does not insert it. For per-process caches (``consultation.table_cache``)."""
+    mapper = instance.__mapper__
+    copy = mapper.class_(**{attr.key: getattr(instance, attr.key) for attr in mapper.column_attrs})
+    make_transient_to_detached(copy)
+    return copy
 
 
 def dialect_insert(session: AsyncSession, target: type[Any] | Table) -> postgresql.Insert | sqlite.Insert:

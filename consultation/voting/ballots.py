@@ -36,7 +36,7 @@ from sqlalchemy.orm.util import identity_key
 
 from consultation import audit
 from consultation.accounts.models import User
-from consultation.db import UTCDateTime, utcnow
+from consultation.db import UTCDateTime, detached_copy, utcnow
 from consultation.errors import N_, Conflict, Forbidden, Message, ValidationFailed, msg
 from consultation.policy import Actor
 from consultation.voting import chain, policy, seal, tally
@@ -258,9 +258,10 @@ def _event_values(actor: Actor, poll: Poll, action: str, now: datetime, after: d
 async def _refuse_if_closed(session: AsyncSession, actor: Actor, poll: Poll, now: datetime) -> None:
     """The poll's state and times as they are now (closed or cancelled meanwhile): refused if so."""
     row = (await session.execute(_state_statement(), {"poll_id": poll.id})).one()
+    fresh = detached_copy(poll)  # ``poll`` may be shared between requests (``queries.poll_for_ballot``)
     for key, value in row._mapping.items():
-        set_committed_value(poll, key, value)
-    if (problem := policy.vote_problem(actor, poll, now)) is not None:
+        set_committed_value(fresh, key, value)
+    if (problem := policy.vote_problem(actor, fresh, now)) is not None:
         raise policy.refusal(problem)
 
 

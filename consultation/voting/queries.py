@@ -21,8 +21,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from consultation import counters
 from consultation.accounts.models import User
 from consultation.areas.models import Area, AreaLevel, Household
+from consultation.db import detached_copy
 from consultation.errors import NotFound, msg
 from consultation.policy import Actor, can
+from consultation.table_cache import TableCache
 from consultation.voting import ballots, policy, services, tally
 from consultation.voting import chain as chain_module
 from consultation.voting.models import (
@@ -70,15 +72,45 @@ async def visible_poll(session: AsyncSession, actor: Actor, poll_id: int) -> Pol
 
 
 @cache
-def _poll_with_entry_statement(counting: bool) -> Any:
-    """``_poll_statement`` with the roll entry of the person ``:user_id`` joined and, when ``counting``, the
-    rate-limit hit of the attempt counted (``counters.hit_cte``): a vote storm's every ballot needs all three,
-    in one statement instead of three."""
+def _poll_with_entry_statement() -> Any:
+    """``_poll_statement`` with the roll entry of the person ``:user_id`` joined: the poll and the entry in
+    one statement (SQLite, and PostgreSQL without a hit to count)."""
     entry = (PollVoter.poll_id == Poll.id) & (PollVoter.user_id == bindparam("user_id", type_=Integer))
-    statement = (select(Poll, PollVoter).where(Poll.id == bindparam("poll_id", type_=Integer))
-                 .outerjoin(PollVoter, entry)
-                 .options(joinedload(Poll.area, innerjoin=True), joinedload(Poll.options)))
-    return counters.counting(statement) if counting else statement
+    return (select(Poll, PollVoter).where(Poll.id == bindparam("poll_id", type_=Integer))
+            .outerjoin(PollVoter, entry)
+            .options(joinedload(Poll.area, innerjoin=True), joinedload(Poll.options)))
+
+
+@cache
+def _entry_counting_statement() -> Any:
+    """PostgreSQL: the roll entry of the person ``:user_id`` in poll ``:poll_id`` (or none), counting the
+    attempt's rate-limit hit (``counters.hit_cte``), whose row the statement is built on, so that there is
+    one row whether or not there is an entry (or a poll): the entry, then the count and the window's start."""
+    hit = counters.hit_cte()
+    entry = ((PollVoter.poll_id == bindparam("poll_id", type_=Integer))
+             & (PollVoter.user_id == bindparam("user_id", type_=Integer)))
+    return select(PollVoter, hit.c.count, hit.c.window_start).select_from(hit).outerjoin(PollVoter, entry)
+
+
+# The polls being voted in, with their area and options, per process: a vote storm reads its poll on every
+# ballot, and casting never writes the poll's row (it takes a share lock on it). Any write to a poll, its
+# options or an area drops them (``consultation.changes``); the casting statement checks again, in the
+# database, that the poll still takes ballots.
+_BALLOT_POLLS: TableCache[Poll | None] = TableCache(("poll", "poll_option", "area"), max_entries=200)
+
+
+async def _shared_poll(session: AsyncSession, poll_id: int) -> Poll | None:
+    """The poll with its area and options as copies no session holds (``db.detached_copy``), or None."""
+    async def load() -> Poll | None:
+        poll = (await session.execute(_poll_statement(), {"poll_id": poll_id})).unique().scalar_one_or_none()
+        if poll is None:
+            return None
+        copy: Poll = detached_copy(poll)
+        set_committed_value(copy, "area", detached_copy(poll.area))
+        set_committed_value(copy, "options", [detached_copy(option) for option in poll.options])
+        return copy
+
+    return await _BALLOT_POLLS.get(session, poll_id, load)
 
 
 @dataclass(frozen=True)
@@ -94,16 +126,27 @@ class BallotRead:
 async def poll_for_ballot(session: AsyncSession, actor: Actor, poll_id: int, *,
                           hit: counters.Hit | None = None) -> BallotRead:
     """``visible_poll`` for someone about to vote, with their own roll entry (the one by their user id; a
-    household poll's entry is found through the household by ``ballots.roll_entry``) read by the same
-    statement, for ``ballots.cast_ballot``. On PostgreSQL the statement also counts ``hit`` (the attempt's
-    rate-limit hit; the JSON API casts in autocommit there, so an attempt on a missing poll counts too);
-    elsewhere ``counted`` is None and the caller counts it."""
-    counting = counters.counts_along(session, hit)
-    parameters = {"poll_id": poll_id, "user_id": actor.user_id, **(hit.parameters() if counting and hit else {})}
-    row = (await session.execute(_poll_with_entry_statement(counting), parameters)).unique().one_or_none()
-    if row is None or not can(actor, "voting.view", row[0]):
+    household poll's entry is found through the household by ``ballots.roll_entry``), for
+    ``ballots.cast_ballot``.
+
+    On PostgreSQL, with ``hit`` (the attempt's rate-limit hit), one statement reads the entry and counts the
+    hit, whether or not the poll exists (the JSON API casts in autocommit there, so an attempt on a missing
+    poll counts too), and the poll comes from the per-process cache (``_BALLOT_POLLS``): shared, so the caller
+    must not change it, nor load what it has not loaded. Elsewhere one statement reads the poll and the entry,
+    ``counted`` is None and the caller counts the hit."""
+    if counters.counts_along(session, hit):
+        assert hit is not None
+        parameters = {"poll_id": poll_id, "user_id": actor.user_id, **hit.parameters()}
+        row = (await session.execute(_entry_counting_statement(), parameters)).one()
+        poll = await _shared_poll(session, poll_id)
+        if poll is None or not can(actor, "voting.view", poll):
+            raise NotFound()
+        return BallotRead(poll, ballots.OwnEntry(row[0]), counters.counted_in(row))
+    found = (await session.execute(_poll_with_entry_statement(), {"poll_id": poll_id, "user_id": actor.user_id})
+             ).unique().one_or_none()
+    if found is None or not can(actor, "voting.view", found[0]):
         raise NotFound()
-    return BallotRead(row[0], ballots.OwnEntry(row[1]), counters.counted_in(row) if counting else None)
+    return BallotRead(found[0], ballots.OwnEntry(found[1]), None)
 
 
 async def get_paper_batch(session: AsyncSession, poll: Poll, batch_id: int) -> PaperBatch:

@@ -244,7 +244,8 @@ async def vote(request: Request, ctx: Ctx) -> Response:
             errors = {"choices": translate(next(iter(exc.errors.values())))}
         else:
             errors = {"choices": translate(exc.message)}
-        context = await _page_context(ctx, poll, shown)
+        # the page from the poll as this request reads it: ``read.poll`` may be shared between requests
+        context = await _page_context(ctx, await polls.visible_poll(ctx.db, ctx.actor, poll.id), shown)
         return render(request, "polls/poll.html", {**context, "errors": errors},
                       status_code=STATUS_OF.get(type(exc), 422))
     if result.changed:
