@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-Counts = dict[str, tuple[int, int]]  # cache name -> (hits, misses)
+# cache name -> (hits, misses, host hits): a host hit (``web.host_cache``) is a miss of the worker's own cache that
+# another worker's page answered; it is counted here as a hit (the page was not rendered), and also on its own
+Counts = dict[str, tuple[int, int, int]]
 
 
 def ask(base_url: str, timeout: float = 5.0) -> tuple[int, Counts]:
@@ -33,7 +35,12 @@ def ask(base_url: str, timeout: float = 5.0) -> tuple[int, Counts]:
     finally:
         connection.close()
     data = json.loads(body)
-    return int(data["pid"]), {name: (int(c["hits"]), int(c["misses"])) for name, c in data["caches"].items()}
+    return int(data["pid"]), {name: _counts(c) for name, c in data["caches"].items()}
+
+
+def _counts(answer: dict[str, int]) -> tuple[int, int, int]:
+    host = int(answer.get("host_hits", 0))
+    return int(answer["hits"]) + host, int(answer["misses"]) - host, host
 
 
 def snapshot(base_url: str, pids: set[int], tries: int = 1000, pause_every: int = 50) -> dict[int, Counts] | None:
@@ -55,17 +62,18 @@ def snapshot(base_url: str, pids: set[int], tries: int = 1000, pause_every: int 
 class CacheUse:
     """Reads of each cache during a scenario, over all workers."""
 
-    reads: dict[str, tuple[int, int]]  # name -> (hits, misses), caches that were read only
+    reads: dict[str, tuple[int, int, int]]  # name -> (hits, misses, host hits), caches that were read only
 
     def as_figures(self) -> dict[str, dict[str, int | float]]:
-        return {name: {"hits": hits, "misses": misses, "hit_percent": _percent(hits, misses)}
-                for name, (hits, misses) in self.reads.items()}
+        return {name: {"hits": hits, "misses": misses, "hit_percent": _percent(hits, misses), "host_hits": host}
+                for name, (hits, misses, host) in self.reads.items()}
 
     def note(self) -> str:
         if not self.reads:
             return "page cache: not read"
         parts = [f"{name} {_percent(hits, misses):g}% of {hits + misses:,} reads"
-                 for name, (hits, misses) in sorted(self.reads.items(), key=lambda item: -sum(item[1]))]
+                 + (f" ({host:,} from another worker's page)" if host else "")
+                 for name, (hits, misses, host) in sorted(self.reads.items(), key=lambda item: -sum(item[1][:2]))]
         return "page cache hits: " + ", ".join(parts)
 
 
@@ -74,13 +82,13 @@ def difference(before: dict[int, Counts] | None, after: dict[int, Counts] | None
     the workers changed)."""
     if before is None or after is None or before.keys() != after.keys():
         return None
-    reads: dict[str, tuple[int, int]] = {}
+    reads: dict[str, tuple[int, int, int]] = {}
     for pid, counts in after.items():
-        for name, (hits, misses) in counts.items():
-            old_hits, old_misses = before[pid].get(name, (0, 0))
-            total = reads.get(name, (0, 0))
-            reads[name] = (total[0] + hits - old_hits, total[1] + misses - old_misses)
-    return CacheUse({name: counts for name, counts in reads.items() if sum(counts) > 0})
+        for name, now in counts.items():
+            old = before[pid].get(name, (0, 0, 0))
+            total = reads.get(name, (0, 0, 0))
+            reads[name] = (total[0] + now[0] - old[0], total[1] + now[1] - old[1], total[2] + now[2] - old[2])
+    return CacheUse({name: counts for name, counts in reads.items() if sum(counts[:2]) > 0})
 
 
 def _percent(hits: int, misses: int) -> float:

@@ -29,6 +29,7 @@ from bench.scales import SCALES
 from bench.scenarios import REGISTRY, RunContext, ScenarioResult
 from bench.services import AppServer, MeiliProcess, OutboxWorker, meili_problem, meili_version, rss_mb, run_cli
 from bench.wrk import run_wrk, wrk_problem
+from web.host_cache import default_root
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDER = {"ceiling": 0, "load": 1, "probe": 2, "drill": 3}
@@ -193,6 +194,9 @@ def run(args: argparse.Namespace, url: Any, chosen: list[str]) -> int:
             worker.stop()
         meili.cleanup()
         shutil.rmtree(meili_dir, ignore_errors=True)
+        pages = default_root(database.render(url))  # the app processes' shared pages (web.host_cache), in memory
+        if pages is not None:
+            shutil.rmtree(pages, ignore_errors=True)
         if created and not args.keep:
             asyncio.run(database.drop(url))
             say(f"dropped database {url.database}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from functools import lru_cache
@@ -39,6 +40,7 @@ ANY = "+"  # changes with every change to any table: for a value that depends on
 
 _clock = 0
 _stamps: dict[str, int] = {}
+_changed_at: dict[str, float] = {}  # time.time() of each table's latest stamp (``changed_after``)
 _reading: ContextVar[Reading | None] = ContextVar("changes_reading", default=None)
 _publisher: Callable[[frozenset[str]], None] | None = None
 _listening = False
@@ -164,9 +166,12 @@ def now() -> int:
 def bump(tables: Iterable[str]) -> None:
     global _clock
     _clock += 1
+    wall = time.time()
     for table in tables:
         _stamps[table] = _clock
+        _changed_at[table] = wall
     _stamps[ANY] = _clock
+    _changed_at[ANY] = wall
 
 
 def changed_since(tables: Iterable[str], clock: int) -> bool:
@@ -175,6 +180,16 @@ def changed_since(tables: Iterable[str], clock: int) -> bool:
     if stamps.get(EVERYTHING, 0) > clock:
         return True
     return any(stamps.get(table, 0) > clock for table in tables)
+
+
+def changed_after(tables: Iterable[str], wall: float) -> bool:
+    """Whether any of ``tables`` (or everything) changed at or after ``wall`` (``time.time()``) as far as this
+    process knows: for values another process made (``web.host_cache``), whose change clock is not this one's.
+    Before the process has heard of any change (it has not listened yet), everything counts as changed."""
+    changed_at = _changed_at
+    if changed_at.get(EVERYTHING, float("inf")) >= wall:
+        return True
+    return any(changed_at.get(table, 0.0) >= wall for table in tables)
 
 
 class Reading:

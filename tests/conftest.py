@@ -84,6 +84,7 @@ def settings(database_url: str) -> Settings:
         run_worker_in_process=False,
         base_url="http://testserver",
         change_feed=False,  # tests/web/test_change_feed.py runs it
+        host_cache="off",  # tests/web/test_host_cache.py
     )
 
 

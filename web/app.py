@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -15,10 +16,11 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 import consultation.permissions  # noqa: F401 - registers every named permission
-from web import change_feed, heap, routes
+from web import change_feed, heap, host_cache, routes
 from web.composition import Services, build_services
 from web.database import make_engine, make_read_sessionmaker, make_statement_sessionmaker, make_write_sessionmaker
 from web.errors import EXCEPTION_HANDLERS
+from web.host_cache import HostCache
 from web.periodic import Periodic
 from web.routing import SegmentRouter
 from web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -51,6 +53,7 @@ def create_app(
             app.state.statement_sessionmaker = make_statement_sessionmaker(own_engine)
         services = build_services(settings, app.state.write_sessionmaker)
         app.state.services = services
+        app.state.host_cache = _host_cache(settings)
         if settings.freeze_heap:
             heap.settle(app.state.jinja)  # last: everything built so far lives as long as the process
         try:
@@ -91,6 +94,16 @@ def create_app(
     app.state.jinja = build_environment(auto_reload=not settings.production)
     app.state.after_commit = None
     return app
+
+
+def _host_cache(settings: Settings) -> HostCache | None:
+    """Where this host's processes share their pages (``web.host_cache``): only with the change feed, which
+    tells each process what the others changed."""
+    if settings.host_cache == "off" or not change_feed.available(settings.database_url, settings.change_feed):
+        return None
+    auto = settings.host_cache == "auto"
+    root = host_cache.default_root(settings.database_url) if auto else Path(settings.host_cache)
+    return HostCache.open(root) if root is not None else None
 
 
 async def _run_worker(services: Services) -> None:

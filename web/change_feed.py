@@ -138,11 +138,16 @@ class ChangeFeed:
                 await asyncio.wait_for(connection.close(), 2)
 
 
+def available(database_url: str, enabled: bool = True) -> bool:
+    """Whether ``following`` runs a feed for this database (PostgreSQL, and ``enabled``)."""
+    return enabled and _connect_args(database_url) is not None
+
+
 @contextlib.asynccontextmanager
 async def following(database_url: str, enabled: bool = True) -> AsyncIterator[ChangeFeed]:
     """Run a ``ChangeFeed`` for the duration of the block (nothing on SQLite, or when not ``enabled``)."""
     feed = ChangeFeed(database_url)
-    task = asyncio.create_task(feed.run(), name="change-feed") if enabled and feed.enabled else None
+    task = asyncio.create_task(feed.run(), name="change-feed") if available(database_url, enabled) else None
     try:
         yield feed
     finally:

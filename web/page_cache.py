@@ -17,7 +17,9 @@ How fresh it is (``consultation.changes``):
   to any table, and keeps ``ttl`` (``from_sql_alone=False``).
 
 One cache per application (``cache_of(app)``), so tests, each with their own app and database, never
-share entries.
+share entries. The caches of ``web.host_cache.SHARED`` also share their pages with the host's other app
+processes while the change feed listens (``web.host_cache``): a process renders a page only if no process of
+its host has a fresh one.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Any, TypeVar
 from starlette.applications import Starlette
 
 from consultation import changes
+from web.host_cache import SHARED, SKEW_SECONDS, HostCache
+from web.shared_page import SharedPage
 
 T = TypeVar("T")
 DEFAULT_TTL = 10.0  # seconds
@@ -68,10 +72,11 @@ class _Flight:
 
 class PageCache:
     def __init__(self, ttl: float = DEFAULT_TTL, max_entries: int = 100, max_bytes: int | None = None,
-                 from_sql_alone: bool = True) -> None:
+                 from_sql_alone: bool = True, *, name: str = "", host: HostCache | None = None) -> None:
         """``from_sql_alone``: the values are made from what the load's SQL statements read, and kept until one
         of those tables changes (``listened_ttl`` at most while the change feed listens). Otherwise any change
-        to any table drops them, and they live ``ttl`` at most."""
+        to any table drops them, and they live ``ttl`` at most. ``host``: where the host's processes share the
+        cache ``name``'s pages (``SharedPage`` values of a cache from SQL alone)."""
         self.ttl = ttl
         self.listened_ttl = LISTENED_TTL if from_sql_alone else None
         self.from_sql_alone = from_sql_alone
@@ -80,8 +85,11 @@ class PageCache:
         self._entries: dict[Hashable, _Entry] = {}  # in the order they were stored
         self._flights: dict[Hashable, _Flight] = {}  # loads under way
         self._bytes = 0
+        self.name = name
+        self.host = host if from_sql_alone else None
         self.hits = 0  # reads answered from the cache since the process started (the benchmark reports them)
         self.misses = 0
+        self.host_hits = 0  # of the misses, those answered by a page another process of the host made
 
     def _lifetime(self) -> float:
         if self.listened_ttl is not None and changes.listening():
@@ -114,21 +122,47 @@ class PageCache:
                 shared: T = flight.future.result()  # or the first one's error (NotFound…)
                 return shared
         self.misses += 1
+        sharing = self.host is not None and self.ttl > 0 and changes.listening()
+        if sharing and (found := self._from_host(key, now)) is not None:
+            return found
         clock = changes.now()
+        wall = time.time()
         with changes.recording() as reading:
             value = await self._load_once(key, _Flight(clock, reading, asyncio.get_running_loop().create_future()),
                                           load)
         depends = self._depends(reading.tables)
         if self.ttl > 0 and not changes.changed_since(depends, clock):  # nothing it read changed while it loaded
-            self._drop(key)
-            size = _size(value)
-            if len(self._entries) >= self.max_entries or self._over(size):
-                self._make_room(now, size)
             # made of values other caches kept: as old as the oldest of them
             born = now if reading.oldest is None else min(now, reading.oldest)
-            self._entries[key] = _Entry(born, clock, depends, value)
-            self._bytes += size
+            self._store(key, _Entry(born, clock, depends, value), now)
+            if sharing and self.host is not None and isinstance(value, SharedPage):
+                self.host.write(self.name, key, wall - (now - born), depends, value)
         return value
+
+    def _store(self, key: Hashable, entry: _Entry, now: float) -> None:
+        self._drop(key)
+        size = _size(entry.value)
+        if len(self._entries) >= self.max_entries or self._over(size):
+            self._make_room(now, size)
+        self._entries[key] = entry
+        self._bytes += size
+
+    def _from_host(self, key: Hashable, now: float) -> Any:
+        """The page another process of the host made, if it is still fresh for this one (``web.host_cache``);
+        kept in this process's cache too."""
+        assert self.host is not None
+        found = self.host.read(self.name, key)
+        if found is None:
+            return None
+        age = time.time() - found.loaded_at
+        if not 0 <= age < self._lifetime() or changes.changed_after(found.tables, found.loaded_at - SKEW_SECONDS):
+            return None
+        self.host_hits += 1
+        # nothing it read has changed since it was made, as far as this process knows: fresh from now on
+        entry = _Entry(now - age, changes.now(), found.tables, found.page)
+        self._store(key, entry, now)
+        changes.note_read(entry.tables, entry.loaded_at)
+        return found.page
 
     def _depends(self, tables: set[str]) -> frozenset[str]:
         return frozenset(tables) if self.from_sql_alone else _ANY
@@ -184,24 +218,27 @@ def _size(value: Any) -> int:
 
 def cache_of(app: Starlette, name: str, *, max_entries: int | None = None) -> PageCache:
     """The application's cache ``name``, made on first use with ``max_entries`` (default: its entry in
-    ``MAX_ENTRIES``) and its ``MAX_BYTES`` if it has one. Other modules keep their own sizes
-    (``web.routes.rounds.CACHE_SIZES``)."""
+    ``MAX_ENTRIES``) and its ``MAX_BYTES`` if it has one, sharing its pages through the application's host
+    cache (``app.state.host_cache``) if it is one of ``web.host_cache.SHARED``. Other modules keep their own
+    sizes (``web.routes.rounds.CACHE_SIZES``)."""
     caches: dict[str, PageCache] | None = getattr(app.state, "page_caches", None)
     if caches is None:
         caches = app.state.page_caches = {}
     cache = caches.get(name)
     if cache is None:
+        host = getattr(app.state, "host_cache", None) if name in SHARED else None
         cache = caches[name] = PageCache(max_entries=max_entries if max_entries is not None else MAX_ENTRIES[name],
                                          max_bytes=MAX_BYTES.get(name),
-                                         from_sql_alone=name not in NOT_FROM_SQL_ALONE)
+                                         from_sql_alone=name not in NOT_FROM_SQL_ALONE, name=name, host=host)
     return cache
 
 
 def counts(app: Starlette) -> dict[str, dict[str, int]]:
-    """Each cache of the application with its reads from the cache (hits), reads that loaded (misses), and
-    the entries and bytes (of pages) it holds."""
+    """Each cache of the application with its reads from the cache (hits), reads that loaded (misses; of
+    them, ``host_hits`` answered by another process's page), and the entries and bytes (of pages) it holds."""
     caches: dict[str, PageCache] = getattr(app.state, "page_caches", {})
-    return {name: {"hits": cache.hits, "misses": cache.misses, "entries": len(cache._entries), "bytes": cache._bytes}
+    return {name: {"hits": cache.hits, "misses": cache.misses, "host_hits": cache.host_hits,
+                   "entries": len(cache._entries), "bytes": cache._bytes}
             for name, cache in caches.items()}
 
 

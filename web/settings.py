@@ -38,6 +38,9 @@ class Settings:
     db_pool_size: int = 20  # the connections an app process keeps (PostgreSQL); no overflow beyond them
     freeze_heap: bool = False  # web.heap: short collector pauses for a long-running server process
     change_feed: bool = True  # web.change_feed: processes tell each other what they changed (PostgreSQL only)
+    # web.host_cache: where the processes of a host share their area pages while the change feed listens:
+    # "auto" (/dev/shm, one directory per database), "off", or a directory
+    host_cache: str = "auto"
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -92,5 +95,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_size=int(env.get("DB_POOL_SIZE", defaults.db_pool_size)),
         freeze_heap=_bool(env.get("FREEZE_HEAP", str(environment == "production"))),
         change_feed=_bool(env.get("CHANGE_FEED", "true")),
+        host_cache=env.get("HOST_CACHE", defaults.host_cache).strip() or "off",
         log_level=env.get("LOG_LEVEL", defaults.log_level),
     ).validate()

@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -22,6 +24,7 @@ from tests.conftest import WebClient
 from tests.deliberation.helpers import make_world, raise_topic
 from tests.web.test_query_counts import statements
 from web import page_cache
+from web.app import create_app
 from web.change_feed import ChangeFeed, following
 from web.settings import Settings
 
@@ -29,8 +32,8 @@ pytestmark = pytest.mark.skipif(harness.backend() != "postgres", reason="the cha
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.with_(change_feed=True)
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.with_(change_feed=True, host_cache=str(tmp_path / "pages"))
 
 
 async def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
@@ -151,3 +154,32 @@ async def test_the_pages_keep_their_short_time_to_live_without_the_feed(
     with statements(connection) as seen:
         await client.get(community)
     assert seen
+
+
+async def test_a_process_takes_the_area_page_another_process_of_its_host_made(
+        app: Starlette, settings: Settings, sessionmaker: Any, db: AsyncSession, connection: AsyncConnection,
+        client: WebClient, database_url: str) -> None:
+    assert await eventually(changes.listening)
+    world = await make_world(db, neighbours=1)
+    await raise_topic(db, world, title="西门垃圾桶满了")
+    community = f"/areas/{world.city.community_a.id}"
+    other = create_app(settings, sessionmaker=sessionmaker)  # another worker process of the same host
+    before = time.time()
+    async with other.router.lifespan_context(other):
+        async with WebClient(transport=httpx.ASGITransport(app=other), base_url="http://testserver") as visitor:
+            # its feed connected: (in this one process) everything counts as changed then
+            assert await eventually(lambda: changes.changed_after((), before))
+            await asyncio.sleep(0.02)  # a page whose load began within SKEW_SECONDS of a change is not shared
+            first = await client.get(community)
+            with statements(connection) as seen:
+                taken = await visitor.get(community)
+            assert seen == [] and "西门垃圾桶满了" in taken.text and taken.text.count("<") == first.text.count("<")
+            assert page_cache.counts(other)["area_page"]["host_hits"] == 1
+            clock = changes.now()
+            await notify_as_another_process(database_url, "topic")
+            assert await eventually(lambda: changes.changed_since({"topic"}, clock))
+            await asyncio.sleep(0.02)
+            await raise_topic(db, world, title="北门路面塌陷")  # written after the page both processes kept
+            with statements(connection) as seen:
+                again = await visitor.get(community)
+            assert seen and "北门路面塌陷" in again.text  # neither its own page nor the shared one
