@@ -64,7 +64,8 @@ async def test_an_app_process_keeps_its_connections_under_more_requests_than_its
     from web.settings import Settings
 
     settings = Settings(environment="test", database_url=os.environ["TEST_DATABASE_URL"], db_pool_size=3,
-                        run_worker_in_process=False, secret_key="test-secret-key-that-is-long-enough-000")
+                        run_worker_in_process=False, secret_key="test-secret-key-that-is-long-enough-000",
+                        host_cache="off")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         sessions = app.state.sessionmaker
