@@ -17,8 +17,9 @@ write in it, so no other user of the host can put a page there. Each file names 
 stored for, and is read back only for those. A full or missing directory only costs renders: every error
 here is a miss.
 
-Size: only the caches named in ``SHARED`` use it, each bounded by its ``MAX_BYTES``: past that, a process
-that stores a page removes the expired files and then the oldest, at most every ``SWEEP_SECONDS``.
+Size: only the caches named in ``SHARED`` use it, each up to ``MAX_BYTES``. A process that stores a page
+removes the expired files at most every ``SWEEP_SECONDS``, and, when the bound would be passed, the oldest
+files down to three quarters of it.
 """
 
 from __future__ import annotations
