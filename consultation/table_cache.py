@@ -47,7 +47,8 @@ class TableCache(Generic[V]):
         self.listened_ttl = listened_ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[int, float, Any]] = OrderedDict()
-        self._flights: dict[Hashable, tuple[int, asyncio.Future[Any]]] = {}  # loads under way
+        # loads under way: the change clock and the time (time.monotonic()) each began, and its result
+        self._flights: dict[Hashable, tuple[int, float, asyncio.Future[Any]]] = {}
         _caches.append(self)
 
     async def get(self, session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[V]]) -> V:
@@ -63,13 +64,13 @@ class TableCache(Generic[V]):
             return found[2]
         flight = self._flights.get(full_key)
         if flight is not None and not changes.changed_since(self.tables, flight[0]):
-            await asyncio.wait([flight[1]])  # one load however many miss it at once (the area tree after a change)
-            if not flight[1].cancelled():
-                changes.note_read(self.tables, began)
-                shared: V = flight[1].result()
+            await asyncio.wait([flight[2]])  # one load however many miss it at once (the area tree after a change)
+            if not flight[2].cancelled():
+                changes.note_read(self.tables, flight[1])  # as old as that load: it began before this request
+                shared: V = flight[2].result()
                 return shared
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._flights[full_key] = (clock, future)
+        self._flights[full_key] = (clock, began, future)
         try:
             value = await load()
         except asyncio.CancelledError:
@@ -80,7 +81,7 @@ class TableCache(Generic[V]):
             future.exception()  # retrieved: no warning when nobody waited
             raise
         finally:
-            if self._flights.get(full_key, (0, None))[1] is future:
+            if self._flights.get(full_key, (0, 0.0, None))[2] is future:
                 del self._flights[full_key]
         future.set_result(value)
         if not changes.changed_since(self.tables, clock):

@@ -13,11 +13,14 @@ this process knows, since a little before that time (``changes.changed_after``).
 share its clock; processes on other hosts never share a directory.
 
 Safety: the directory is made for the app's user alone (mode 0700) and refused if anyone else owns it or may
-write in it, so no other user of the host can put a page there. Each file names the cache and the key it was
-stored for, and is read back only for those. A full or missing directory only costs renders: every error
-here is a miss.
+write in it; each file is read only if it is the app user's alone too (the directory could be removed and made
+again by someone else while the app runs), so no other user of the host can put a page there. Each file names
+the build (``build``: the code, templates and static files), the cache and the key it was stored for, and is
+read back only for those: the old processes of a reload never hand their pages to the new ones. A full or
+missing directory only costs renders: every error here is a miss.
 
-Size: only the caches named in ``SHARED`` use it, each up to ``MAX_BYTES``. A process that stores a page
+Size: only the caches named in ``SHARED`` use it, each up to ``MAX_BYTES`` (or a quarter of the file system,
+if that is less). A process that stores a page
 removes the expired files at most every ``SWEEP_SECONDS``, and, when the bound would be passed, the oldest
 files down to three quarters of it.
 """
@@ -25,6 +28,7 @@ files down to three quarters of it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from web.settings import PROJECT_ROOT
 from web.shared_page import SharedPage
 
 log = logging.getLogger(__name__)
@@ -93,6 +98,9 @@ class HostCache:
     def __init__(self, root: Path, max_bytes: int = MAX_BYTES) -> None:
         self.root = root
         self.max_bytes = max_bytes
+        with contextlib.suppress(OSError):  # a small /dev/shm (a container's: 64 MiB) is shared with others
+            space = os.statvfs(root)
+            self.max_bytes = min(max_bytes, space.f_frsize * space.f_blocks // 4)
         self._swept: dict[str, float] = {}
         self._stored: dict[str, int] = {}  # bytes stored by this process since its last sweep, per cache
         self._sizes: dict[str, int] = {}  # bytes the last sweep found, per cache
@@ -110,21 +118,36 @@ class HostCache:
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
             log.warning("pages are not shared between processes: %s is not a directory of this user alone", root)
             return None
+        build()  # read now, not on the first request
         return cls(root)
 
     @staticmethod
     def key_bytes(cache: str, key: Any) -> bytes:
-        return repr((cache, key)).encode()
+        """The cache, the key and the build: a page rendered by processes running other code (the old workers
+        of a reload) is never taken."""
+        return repr((build(), cache, key)).encode()
 
     def _path(self, cache: str, key_bytes: bytes) -> Path:
         return self.root / cache / hashlib.sha256(key_bytes).hexdigest()
 
     def read(self, cache: str, key: Any) -> Found | None:
+        """The page stored for ``key``, if its file is this user's alone (the directory is checked when it is
+        opened, and could be removed and made again by someone else later)."""
         key_bytes = self.key_bytes(cache, key)
         try:
-            data = self._path(cache, key_bytes).read_bytes()
+            fd = os.open(self._path(cache, key_bytes), os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
             return None
+        try:
+            info = os.fstat(fd)
+            if info.st_uid != os.getuid() or info.st_mode & 0o077 or not stat.S_ISREG(info.st_mode):
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as source:
+                data = source.read()
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
         return decode(data, key_bytes)
 
     def write(self, cache: str, key: Any, loaded_at: float, tables: frozenset[str], page: SharedPage) -> None:
@@ -182,6 +205,24 @@ class HostCache:
                 total -= size
         self._sizes[cache] = total
         self._stored[cache] = 0
+
+
+BUILD_SOURCES = ("web", "consultation", "search", "templates", "static")  # what makes a page, under the project
+
+
+@functools.cache
+def build() -> str:
+    """A fingerprint of the code, templates, translations and static files this process runs (read once, a few
+    milliseconds): the processes of one deployment share pages, an old one still running beside a new one does
+    not."""
+    digest = hashlib.sha256()
+    for folder in BUILD_SOURCES:
+        for path in sorted((PROJECT_ROOT / folder).rglob("*")):
+            if path.is_file() and path.suffix not in (".pyc", ".mo") and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0")
+                with contextlib.suppress(OSError):
+                    digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def default_root(database_url: str) -> Path | None:

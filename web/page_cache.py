@@ -106,7 +106,7 @@ class PageCache:
         at once expires (a topic page during a surge, a round's report), the others wait for the first
         one's result, or its error, instead of each rendering the same page. A load that has read a table
         changed since it began is not waited for, and one that was cancelled leaves the others to load."""
-        now = time.monotonic()
+        now, wall = time.monotonic(), time.time()
         entry = self._entries.get(key)
         if entry is not None and self._fresh(entry, now):
             self.hits += 1
@@ -126,7 +126,6 @@ class PageCache:
         if sharing and (found := self._from_host(key, now)) is not None:
             return found
         clock = changes.now()
-        wall = time.time()
         with changes.recording() as reading:
             value = await self._load_once(key, _Flight(clock, reading, asyncio.get_running_loop().create_future()),
                                           load)

@@ -73,6 +73,12 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+def _host_cache(value: str) -> str:
+    """``HOST_CACHE``: "auto", a directory, or off (also "", false, no, 0, none)."""
+    value = value.strip()
+    return "off" if value.lower() in {"", "off", "false", "no", "0", "none"} else value
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     environment = env.get("YISHITING_ENV", "development")
@@ -95,6 +101,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_size=int(env.get("DB_POOL_SIZE", defaults.db_pool_size)),
         freeze_heap=_bool(env.get("FREEZE_HEAP", str(environment == "production"))),
         change_feed=_bool(env.get("CHANGE_FEED", "true")),
-        host_cache=env.get("HOST_CACHE", defaults.host_cache).strip() or "off",
+        host_cache=_host_cache(env.get("HOST_CACHE", defaults.host_cache)),
         log_level=env.get("LOG_LEVEL", defaults.log_level),
     ).validate()

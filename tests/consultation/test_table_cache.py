@@ -124,3 +124,26 @@ async def test_requests_missing_a_value_at_once_load_it_once(db: Any) -> None:
 
     assert await asyncio.gather(*(cache.get(db, "k", load) for _ in range(5))) == [7] * 5
     assert len(calls) == 1
+
+
+async def test_a_request_that_waited_for_another_s_load_has_a_value_as_old_as_that_load(db: Any) -> None:
+    """A page built from it is as old as the load it waited for, not as the request (web.host_cache compares
+    that age with the changes another process made)."""
+    cache = TableCache[int]("scratch_words")
+    started = asyncio.Event()
+
+    async def load() -> int:
+        started.set()
+        await asyncio.sleep(0.05)
+        return 7
+
+    async def waiter() -> float | None:
+        await started.wait()
+        await asyncio.sleep(0.02)
+        with changes.recording() as reading:
+            assert await cache.get(db, "k", load) == 7
+        return reading.oldest
+
+    began = time.monotonic()
+    _, oldest = await asyncio.gather(cache.get(db, "k", load), waiter())
+    assert oldest is not None and oldest - began < 0.015  # the first load's start, not the waiter's (20 ms later)

@@ -135,12 +135,33 @@ def test_the_directory_must_be_this_users_alone(tmp_path: Path) -> None:
     assert HostCache.open(tmp_path / "file") is None
 
 
+def test_a_file_that_is_not_this_users_alone_is_not_read(tmp_path: Path) -> None:
+    host = HostCache(tmp_path)
+    host.write("area_page", "/areas/1", time.time(), frozenset({"area"}), page("one"))
+    path = host._path("area_page", HostCache.key_bytes("area_page", "/areas/1"))
+    assert host.read("area_page", "/areas/1") is not None and path.stat().st_mode & 0o777 == 0o600
+    os.chmod(path, 0o644)  # as a file someone else made, in a directory made again behind the app's back
+    assert host.read("area_page", "/areas/1") is None
+    os.chmod(path, 0o600)
+    path.rename(path.with_name("elsewhere"))
+    path.symlink_to(path.with_name("elsewhere"))
+    assert host.read("area_page", "/areas/1") is None
+
+
+def test_another_build_s_page_is_not_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = HostCache(tmp_path)
+    host.write("area_page", "/areas/1", time.time(), frozenset({"area"}), page("old code"))
+    monkeypatch.setattr("web.host_cache.build", lambda: "another")
+    assert host.read("area_page", "/areas/1") is None
+
+
 def test_the_directory_keeps_to_its_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def path(n: int) -> Path:
         return host._path("area_page", HostCache.key_bytes("area_page", f"/areas/{n}"))
 
     size = len(encode(HostCache.key_bytes("area_page", "/areas/0"), 0.0, frozenset({"area"}), page("0")))
     host = HostCache(tmp_path, max_bytes=3 * size + 10)
+    assert host.max_bytes == 3 * size + 10
     for n in range(3):
         host.write("area_page", f"/areas/{n}", time.time(), frozenset({"area"}), page(str(n)))
         os.utime(path(n), (time.time() - 3 + n, time.time() - 3 + n))  # written a second apart, oldest first

@@ -36,3 +36,10 @@ def test_production_settings() -> None:
 def test_unknown_environment_is_refused() -> None:
     with pytest.raises(SettingsError):
         from_env({"YISHITING_ENV": "staging"})
+
+
+def test_host_cache_is_auto_a_directory_or_off() -> None:
+    assert from_env({}).host_cache == "auto"
+    assert from_env({"HOST_CACHE": "/run/yishiting/pages"}).host_cache == "/run/yishiting/pages"
+    for off in ("off", "OFF", "false", "no", "0", "none", " "):
+        assert from_env({"HOST_CACHE": off}).host_cache == "off", off
