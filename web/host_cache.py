@@ -20,9 +20,9 @@ read back only for those: the old processes of a reload never hand their pages t
 missing directory only costs renders: every error here is a miss.
 
 Size: only the caches named in ``SHARED`` use it, each up to ``MAX_BYTES`` (or a quarter of the file system,
-if that is less). A process that stores a page
-removes the expired files at most every ``SWEEP_SECONDS``, and, when the bound would be passed, the oldest
-files down to three quarters of it.
+if that is less). A process that stores a page removes the expired files at most every ``SWEEP_SECONDS``, and,
+when the bound would be passed, the oldest files down to three quarters of it. Each process counts only its own
+stores between sweeps, so several can pass the bound for a few seconds.
 """
 
 from __future__ import annotations
@@ -44,9 +44,12 @@ from web.shared_page import SharedPage
 
 log = logging.getLogger(__name__)
 
-SHARED = frozenset({"area_page"})  # caches whose pages the processes share (bounded by the number of areas)
+# Caches whose pages the processes share. Their keys are addresses, so not bounded by the number of areas
+# (another Host header, ``/areas/007``): the byte bound holds them.
+SHARED = frozenset({"area_page"})
 MAX_BYTES = 64 * 1024 * 1024  # per cache; tmpfs is memory (a container's /dev/shm may hold only 64 MiB)
 SWEEP_SECONDS = 10.0
+MAX_AGE_SECONDS = 60.0  # web.page_cache.LISTENED_TTL: no process takes an older page, so a sweep removes it
 SKEW_SECONDS = 0.01  # a change heard this long before a page's load began still makes it stale
 _MAGIC = b"YSP1"
 _HEAD = struct.Struct("<4sdIIII")  # magic, loaded_at (wall clock), key bytes, tables bytes, parts, page size
@@ -171,7 +174,7 @@ class HostCache:
             return
         self._stored[cache] = self._stored.get(cache, 0) + len(data)
 
-    def _sweep(self, cache: str, adding: int, max_age: float = 60.0) -> None:
+    def _sweep(self, cache: str, adding: int, max_age: float = MAX_AGE_SECONDS) -> None:
         """At most every ``SWEEP_SECONDS``, or when this store would pass the bound: remove the files older than
         ``max_age`` (no process would take them), then, if the cache is over its bound, the oldest until it is
         at three quarters of it."""
@@ -212,8 +215,8 @@ BUILD_SOURCES = ("web", "consultation", "search", "templates", "static")  # what
 
 @functools.cache
 def build() -> str:
-    """A fingerprint of the code, templates, translations and static files this process runs (read once, a few
-    milliseconds): the processes of one deployment share pages, an old one still running beside a new one does
+    """A fingerprint of the code, templates, translations and static files this process runs (read once, at
+    start: about 20 ms): the processes of one deployment share pages, an old one still running beside a new one does
     not."""
     digest = hashlib.sha256()
     for folder in BUILD_SOURCES:

@@ -33,12 +33,12 @@ from typing import Any, TypeVar
 from starlette.applications import Starlette
 
 from consultation import changes
-from web.host_cache import SHARED, SKEW_SECONDS, HostCache
+from web.host_cache import MAX_AGE_SECONDS, SHARED, SKEW_SECONDS, HostCache
 from web.shared_page import SharedPage
 
 T = TypeVar("T")
 DEFAULT_TTL = 10.0  # seconds
-LISTENED_TTL = 60.0  # seconds, while the change feed listens (``PageCache.listened_ttl``)
+LISTENED_TTL = MAX_AGE_SECONDS  # seconds (60), while the change feed listens (``PageCache.listened_ttl``)
 # Entries kept per cache at most; each keeps the HTML anonymous visitors get, as UTF-8 and gzip-compressed
 # (``web.shared_page``); past that the oldest go first. The area pages are bounded by their size instead: a
 # community's page takes about 20 KiB with its compressed copy, a compound's about 10 KiB, and a city of 1,000
