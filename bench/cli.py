@@ -28,7 +28,7 @@ from bench import cachestats, database, machine, report, seed, watch
 from bench.scales import SCALES
 from bench.scenarios import REGISTRY, RunContext, ScenarioResult
 from bench.services import AppServer, MeiliProcess, OutboxWorker, meili_problem, meili_version, rss_mb, run_cli
-from bench.wrk import run_wrk, wrk_problem
+from bench.wrk import run_once, run_wrk, wrk_problem
 from web.host_cache import default_root
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,8 +244,13 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
             minimal = _minimal_just_before(ctx) if scenario.kind == "load" and server is not None else None
             if scenario.kind in ("ceiling", "load") and scenario.warm and warmup > 0:
                 _warm(ctx, name, warmup)
+            primed = _prime(ctx, name, scenario.primed(ctx)) if scenario.primed is not None else None
             caches_before = _cache_snapshot(server) if before is not None else None
             result = scenario.runner(ctx)
+            if primed is not None:
+                result.figures["primed"] = primed
+                result.notes.append(f"each of its {primed['requests']:,} pages requested once just before, in "
+                                    f"{primed['seconds']} s ({primed['rps']:,} req/s, p99 {primed['p99_ms']} ms)")
             if minimal is not None:
                 result.figures["minimal_just_before_rps"] = minimal
             used = cachestats.difference(caches_before, _cache_snapshot(server)) if caches_before else None
@@ -327,6 +332,15 @@ def _repeat_ceilings(ctx: RunContext, results: list[ScenarioResult], warmup: flo
         if again.load is not None:
             result.figures["rps_repeat"] = again.load.rps
             say(f"{result.name} again: {again.load.rps:,.1f} req/s")
+
+
+def _prime(ctx: RunContext, name: str, paths: list[str]) -> dict[str, Any]:
+    """Each page requested once (a site in use), unmeasured; what the pass took is reported beside."""
+    load = run_once(ctx.base_url, paths, concurrency=ctx.concurrency, work_dir=ctx.work_dir, name=f"{name}.primed",
+                    headers=ctx.anonymous_headers)
+    say(f"{name}: primed {load.requests:,} pages in {load.seconds} s ({load.rps:,.1f} req/s, errors {load.errors})")
+    return {"requests": load.requests, "seconds": load.seconds, "rps": load.rps, "p50_ms": load.p50_ms,
+            "p99_ms": load.p99_ms, "errors": load.errors}
 
 
 def _warm(ctx: RunContext, name: str, seconds: float) -> None:

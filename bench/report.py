@@ -39,7 +39,7 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
 
 
-_IN_NOTES = ("page_cache", "minimal_just_before_rps")  # figures that a note says in words
+_IN_NOTES = ("page_cache", "minimal_just_before_rps", "primed")  # figures that a note says in words
 
 
 def _figures(result: dict[str, Any]) -> str:

@@ -4,9 +4,14 @@ their flag. (The harness itself is run with ``make bench``; it is not part of th
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
-from collections.abc import AsyncIterator
+import shutil
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +21,7 @@ from starlette.routing import Route
 from bench import database
 from bench.cli import choose
 from bench.scenarios import REGISTRY
-from bench.wrk import MARKER, lua_script, parse_output
+from bench.wrk import MARKER, lua_script, once_script, parse_output, run_once
 from tests.deliberation.helpers import make_world, raise_topic
 from web.app import create_app
 from web.settings import Settings
@@ -84,6 +89,56 @@ def test_lua_script_quotes_paths_and_headers() -> None:
     assert r'"/search?q=\"电梯\""' in script and r'["Cookie"] = "ycsrf=a\\b"' in script
     with pytest.raises(ValueError):
         lua_script([], {})
+
+
+@pytest.fixture
+def counting_server() -> Iterator[tuple[str, Counter[str]]]:
+    """A keep-alive HTTP server that counts the paths it was asked for."""
+    asked: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+            with lock:
+                asked[self.path] += 1
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench-tools)")
+@pytest.mark.parametrize(("paths", "concurrency"), [(1, 32), (3, 32), (101, 8)])
+def test_a_priming_pass_requests_every_page_exactly_once(counting_server: tuple[str, Counter[str]], tmp_path: Path,
+                                                          paths: int, concurrency: int) -> None:
+    url, asked = counting_server
+    wanted = [f"/areas/{i}" for i in range(paths)]
+    load = run_once(url, wanted, concurrency=concurrency, work_dir=tmp_path, name="primed", limit_s=30)
+    assert asked == Counter(wanted)  # wrk's own check of the script (thread 0's first request()) sent nothing
+    assert load.requests == paths and load.errors == 0
+    assert load.seconds < 10  # stopped once answered, not after its -d of 30 s
+    assert not list(tmp_path.glob("primed.done.*"))
+
+
+def test_a_priming_script_shares_the_pages_out_between_threads() -> None:
+    script = once_script(["/a", '/b?q="x"'], {"Accept": "text/html"}, threads=2)
+    assert 'local paths = {"/a", "/b?q=\\"x\\""}' in script and "local nthreads = 2" in script
+    with pytest.raises(ValueError):
+        once_script([], {}, threads=1)
 
 
 def test_scenarios_waiting_for_their_capability_are_listed_not_run() -> None:
