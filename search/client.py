@@ -4,6 +4,14 @@ Every call runs in a worker thread (``anyio.to_thread``) with the short HTTP tim
 settings. Each thread has its own ``meilisearch.Client``: the client's HTTP helper rewrites a shared
 header dict on every request, so one client must not serve two threads at once.
 
+Each thread's client keeps its connection to Meilisearch open (``requests.Session``) and asks for
+answers uncompressed. The stock client opens a connection per call, and a compressed answer comes in
+chunks that wait on delayed acknowledgements over a kept-alive connection: 52 ms a search at city scale,
+against about 11 ms kept alive uncompressed and 15 ms with a connection per call. A connection idle for
+``REUSE_IDLE_SECONDS`` is not reused: whatever holds its other end (Meilisearch 1.21 kept one open for over
+30 s; a proxy between may not) could be closing it, and a request sent as it does so would fail and count
+as Meilisearch being down.
+
 When Meilisearch cannot be reached (connection refused, timeout) the gateway raises
 ``MeiliUnavailable`` and remembers the failure for ``DOWN_SECONDS``: searches in that window go
 straight to the database fallback instead of each waiting out a timeout.
@@ -19,10 +27,14 @@ from typing import Any, TypeVar
 import anyio.to_thread
 import meilisearch
 import requests
+from meilisearch._httprequests import HttpRequests
+from meilisearch.config import Config
 from meilisearch.errors import MeilisearchCommunicationError, MeilisearchTimeoutError
+from meilisearch.index import Index
 
 T = TypeVar("T")
 DOWN_SECONDS = 10.0
+REUSE_IDLE_SECONDS = 2.0
 LIVE_INDEX = "documents"
 
 
@@ -32,6 +44,42 @@ class MeiliUnavailable(RuntimeError):
 
 class MeiliTaskFailed(RuntimeError):
     """Meilisearch accepted a task but could not carry it out (or it did not finish in time)."""
+
+
+class _SessionHttp(HttpRequests):
+    """The client's HTTP helper, sending through one session instead of a new connection per call."""
+
+    def __init__(self, config: Config, session: requests.Session) -> None:
+        super().__init__(config)
+        self.session = session
+
+    def send_request(self, http_method: Callable[..., Any], path: str, *args: Any, **kwargs: Any) -> Any:
+        # the helper passes ``requests.get``, ``requests.post``, ...: the session's method of that name
+        return super().send_request(getattr(self.session, http_method.__name__), path, *args, **kwargs)
+
+
+class KeptAliveClient(meilisearch.Client):
+    """``meilisearch.Client`` whose calls, and those of the indexes it hands out, share one session."""
+
+    def __init__(self, url: str, api_key: str | None, *, timeout: float) -> None:
+        # The client's annotation says int, but requests takes any float timeout.
+        super().__init__(url, api_key, timeout=timeout)  # type: ignore[arg-type]
+        self.session = requests.Session()
+        self.session.headers["Accept-Encoding"] = "identity"
+        self.http = _SessionHttp(self.config, self.session)
+        self.task_handler.http = self.http
+        self.last_used = 0.0
+
+    def begin(self, now: float) -> None:
+        """Before a call: drop connections that have been idle too long to be sure of."""
+        if now - self.last_used > REUSE_IDLE_SECONDS:
+            self.session.close()  # the next request opens a new connection
+        self.last_used = now
+
+    def index(self, uid: str) -> Index:
+        index = super().index(uid)
+        index.http = index.task_handler.http = self.http
+        return index
 
 
 class MeiliGateway:
@@ -53,12 +101,11 @@ class MeiliGateway:
     def available(self) -> bool:
         return self._clock() >= self._down_until
 
-    def _client(self) -> meilisearch.Client:
+    def _client(self) -> KeptAliveClient:
         client = getattr(self._local, "client", None)
         if client is None:
-            # The client's annotation says int, but requests takes any float timeout.
-            client = meilisearch.Client(self.url, self.api_key, timeout=self.timeout)  # type: ignore[arg-type]
-            self._local.client = client
+            client = self._local.client = KeptAliveClient(self.url, self.api_key, timeout=self.timeout)
+        client.begin(time.monotonic())
         return client
 
     async def call(self, operation: Callable[[meilisearch.Client], T]) -> T:

@@ -11,10 +11,11 @@ from meilisearch.errors import MeilisearchApiError
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consultation.areas.models import Area
+from consultation.areas.queries import area_tree
 from consultation.deliberation.models import CATEGORY_LABELS, STATE_LABELS
 from consultation.drafts.models import Draft, DraftVersion, Provision
 from consultation.rounds.models import CommentRound
+from consultation.table_cache import TableCache
 from consultation.validation import parse_id, strip_control
 from search import fallback
 from search.client import MeiliGateway, MeiliUnavailable
@@ -122,8 +123,8 @@ class SearchService:
         wanted = set(results.district_counts) | ({results.query.area_id} if results.query.area_id else set())
         names: dict[int, str] = {}
         if wanted:
-            rows = await session.execute(_AREA_NAMES, {"ids": list(wanted)})
-            names = {area_id: name for area_id, name in rows}
+            areas = (await area_tree(session)).areas  # kept per process, as the area pages read it
+            names = {area_id: areas[area_id].name for area_id in wanted if area_id in areas}
         results.districts = sorted(
             (FacetValue(str(i), names[i], n) for i, n in results.district_counts.items() if i in names),
             key=lambda facet: facet.label)
@@ -135,9 +136,7 @@ class SearchService:
         await _label_draft_facets(session, results)
 
 
-# The facet labels' statements, built once (a search page runs up to four; building them cost more than
-# running them). ``:ids`` is a list.
-_AREA_NAMES = select(Area.id, Area.name).where(Area.id.in_(bindparam("ids", expanding=True)))
+# The draft facets' statements, built once (building them cost more than running them). ``:ids`` is a list.
 _DRAFT_TITLES = select(Draft.id, Draft.title).where(Draft.id.in_(bindparam("ids", expanding=True)))
 _CHAPTERS = (select(Provision, DraftVersion.number).join(DraftVersion, DraftVersion.id == Provision.version_id)
              .where(Provision.id.in_(bindparam("ids", expanding=True))))
@@ -151,23 +150,36 @@ def _ids(counts: dict[str, int], chosen: str | None) -> set[int]:
     return {int(value) for value in [*counts, chosen] if value is not None and value.isdigit()}
 
 
+# Labels of id facets: (facet, frozenset of ids) -> {id: (label, version number or None)}. They change
+# only with the drafts, versions, chapters and rounds they name, so they are kept per process
+# (``consultation.table_cache``): a search then reads no table for its facets.
+Labels = dict[int, tuple[str, int | None]]
+_DRAFT_LABELS = TableCache[Labels](("draft", "draft_version", "provision", "comment_round"), max_entries=2000)
+
+
+async def _labels(session: AsyncSession, name: str, ids: set[int]) -> Labels:
+    if not ids:
+        return {}
+    return await _DRAFT_LABELS.get(session, (name, frozenset(ids)), lambda: _load_labels(session, name, ids))
+
+
+async def _load_labels(session: AsyncSession, name: str, ids: set[int]) -> Labels:
+    if name == "draft":
+        return {i: (title, None) for i, title in await session.execute(_DRAFT_TITLES, {"ids": list(ids)})}
+    if name == "chapter":
+        chapters = (await session.execute(_CHAPTERS, {"ids": list(ids)})).all()
+        several = len({number for _, number in chapters}) > 1
+        return {p.id: (heading_label(p), number if several else None) for p, number in chapters}
+    return {i: (title, number) for i, title, number in await session.execute(_ROUNDS, {"ids": list(ids)})}
+
+
 async def _label_draft_facets(session: AsyncSession, results: SearchResults) -> None:
     """Drafts by title, chapters by label and title (with the version number when the chapters of several
     versions are listed), rounds by their draft's title and version number. The chosen value is listed
     even without hits, so that it can be seen and removed."""
     query, counts = results.query, results.attribute_counts
-    draft_ids = _ids(counts.get("draft", {}), query.draft)
-    titles = dict((await session.execute(_DRAFT_TITLES, {"ids": list(draft_ids)})).all()) if draft_ids else {}
-    chapter_ids = _ids(counts.get("chapter", {}), query.chapter)
-    chapters = (await session.execute(_CHAPTERS, {"ids": list(chapter_ids)})).all() if chapter_ids else []
-    several = len({number for _, number in chapters}) > 1
-    round_ids = _ids(counts.get("round", {}), query.round)
-    rounds = (await session.execute(_ROUNDS, {"ids": list(round_ids)})).all() if round_ids else []
-    found: dict[str, dict[int, tuple[str, int | None]]] = {
-        "draft": {i: (title, None) for i, title in titles.items()},
-        "chapter": {p.id: (heading_label(p), number if several else None) for p, number in chapters},
-        "round": {i: (title, number) for i, title, number in rounds},
-    }
+    found = {name: await _labels(session, name, _ids(counts.get(name, {}), getattr(query, name)))
+             for name in ID_FACETS}
     for name in ID_FACETS:
         values = counts.get(name, {})
         chosen = getattr(query, name)

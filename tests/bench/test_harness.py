@@ -100,7 +100,7 @@ def counting_server() -> Iterator[tuple[str, Counter[str]]]:
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        def do_GET(self) -> None:  # the name http.server calls
             with lock:
                 asked[self.path] += 1
             self.send_response(200)

@@ -87,6 +87,7 @@ class SwitchableProxy:
         self.port = harness.free_port()
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
+        self.connections = 0  # accepted so far
 
     @property
     def url(self) -> str:
@@ -104,6 +105,7 @@ class SwitchableProxy:
             self.server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         up_reader, up_writer = await asyncio.open_connection(self.target_host, self.target_port)
         self.writers |= {writer, up_writer}
         try:
