@@ -193,20 +193,24 @@ def changed_after(tables: Iterable[str], wall: float) -> bool:
 
 
 class Reading:
-    """What a load has read so far: the tables, and when the oldest value it took from a cache was loaded
-    (``time.monotonic()``; None while it has taken none), so a value made of cached ones is not kept longer than
-    the oldest of them would have been."""
+    """What a load has read so far: the tables; when the oldest value it took from a cache was loaded
+    (``oldest``, ``time.monotonic()``), for telling whether anything it read has changed since; and the earliest
+    time one of those values was to be loaded again (``until``), so a value made of cached ones is not kept
+    longer than they would have been. Both are None while it has taken no cached value."""
 
-    __slots__ = ("oldest", "tables")
+    __slots__ = ("oldest", "tables", "until")
 
     def __init__(self) -> None:
         self.tables: set[str] = set()
         self.oldest: float | None = None
+        self.until: float | None = None
 
-    def took(self, tables: Iterable[str], loaded_at: float | None) -> None:
+    def took(self, tables: Iterable[str], loaded_at: float | None, until: float | None = None) -> None:
         self.tables.update(tables)
         if loaded_at is not None and (self.oldest is None or loaded_at < self.oldest):
             self.oldest = loaded_at
+        if until is not None and (self.until is None or until < self.until):
+            self.until = until
 
 
 @contextlib.contextmanager
@@ -220,15 +224,15 @@ def recording() -> Iterator[Reading]:
     finally:
         _reading.reset(token)
         if outer is not None:
-            outer.took(reading.tables, reading.oldest)
+            outer.took(reading.tables, reading.oldest, reading.until)
 
 
-def note_read(tables: Iterable[str], loaded_at: float | None = None) -> None:
+def note_read(tables: Iterable[str], loaded_at: float | None = None, until: float | None = None) -> None:
     """A value a load uses came from ``tables`` without a statement: from a cache, where it was loaded at
-    ``loaded_at``."""
+    ``loaded_at`` and is kept until ``until`` at most (both ``time.monotonic()``)."""
     reading = _reading.get()
     if reading is not None:
-        reading.took(tables, loaded_at)
+        reading.took(tables, loaded_at, until)
 
 
 # --- other processes ---------------------------------------------------------------------------

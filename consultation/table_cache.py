@@ -60,13 +60,14 @@ class TableCache(Generic[V]):
         found = self._entries.get(full_key)
         lifetime = self.listened_ttl if changes.listening() else self.ttl
         if found is not None and began - found[1] < lifetime and not changes.changed_since(self.tables, found[0]):
-            changes.note_read(self.tables, found[1])
+            changes.note_read(self.tables, found[1], found[1] + lifetime)
             return found[2]
         flight = self._flights.get(full_key)
         if flight is not None and not changes.changed_since(self.tables, flight[0]):
             await asyncio.wait([flight[2]])  # one load however many miss it at once (the area tree after a change)
             if not flight[2].cancelled():
-                changes.note_read(self.tables, flight[1])  # as old as that load: it began before this request
+                # as old as that load: it began before this request
+                changes.note_read(self.tables, flight[1], flight[1] + lifetime)
                 shared: V = flight[2].result()
                 return shared
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -61,11 +61,23 @@ class _Entry:
     clock: int  # changes.now() when its load began
     tables: frozenset[str]  # the tables the load read
     value: Any
+    began: float  # time.monotonic() when its own load began: its lifetime counts from then
+    until: float | None = None  # time.monotonic() when the first of the cached values it used was to be reloaded
+
+    def expires(self, lifetime: float) -> float:
+        return _expiry(self.began, lifetime, self.until)
+
+
+def _expiry(began: float, lifetime: float, until: float | None) -> float:
+    """When a value loaded from ``began`` expires: after ``lifetime``, or when the first cached value it used
+    was to be reloaded (``until``), if that is sooner."""
+    return began + lifetime if until is None else min(began + lifetime, until)
 
 
 @dataclass(slots=True)
 class _Flight:
     clock: int
+    began: float  # time.monotonic()
     reading: changes.Reading  # what it has read so far
     future: asyncio.Future[Any]
 
@@ -97,7 +109,7 @@ class PageCache:
         return self.ttl
 
     def _fresh(self, entry: _Entry, now: float) -> bool:
-        return now - entry.loaded_at < self._lifetime() and not changes.changed_since(entry.tables, entry.clock)
+        return now < entry.expires(self._lifetime()) and not changes.changed_since(entry.tables, entry.clock)
 
     async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """The cached value of ``key``, or ``await load()`` (kept unless what it read changed meanwhile).
@@ -110,7 +122,8 @@ class PageCache:
         entry = self._entries.get(key)
         if entry is not None and self._fresh(entry, now):
             self.hits += 1
-            changes.note_read(entry.tables, entry.loaded_at)  # for a cached value that is part of another's load
+            # for a cached value that is part of another's load
+            changes.note_read(entry.tables, entry.loaded_at, entry.expires(self._lifetime()))
             value: T = entry.value
             return value
         flight = self._flights.get(key)
@@ -118,7 +131,9 @@ class PageCache:
             await asyncio.wait([flight.future])
             if not flight.future.cancelled():
                 self.hits += 1  # answered without loading
-                changes.note_read(flight.reading.tables, flight.reading.oldest)
+                reading = flight.reading  # as old as that load: it began before this request
+                oldest = flight.began if reading.oldest is None else min(flight.began, reading.oldest)
+                changes.note_read(reading.tables, oldest, _expiry(flight.began, self._lifetime(), reading.until))
                 shared: T = flight.future.result()  # or the first one's error (NotFound…)
                 return shared
         self.misses += 1
@@ -127,13 +142,14 @@ class PageCache:
             return found
         clock = changes.now()
         with changes.recording() as reading:
-            value = await self._load_once(key, _Flight(clock, reading, asyncio.get_running_loop().create_future()),
-                                          load)
+            flight = _Flight(clock, now, reading, asyncio.get_running_loop().create_future())
+            value = await self._load_once(key, flight, load)
         depends = self._depends(reading.tables)
         if self.ttl > 0 and not changes.changed_since(depends, clock):  # nothing it read changed while it loaded
-            # made of values other caches kept: as old as the oldest of them
+            # made of values other caches kept: as old as the oldest of them for what has changed since, and kept
+            # no longer than the first of them is (a search page keeps 10 s even when its labels are older)
             born = now if reading.oldest is None else min(now, reading.oldest)
-            self._store(key, _Entry(born, clock, depends, value), now)
+            self._store(key, _Entry(born, clock, depends, value, now, reading.until), now)
             if sharing and self.host is not None and isinstance(value, SharedPage):
                 self.host.write(self.name, key, wall - (now - born), depends, value)
         return value
@@ -158,9 +174,9 @@ class PageCache:
             return None
         self.host_hits += 1
         # nothing it read has changed since it was made, as far as this process knows: fresh from now on
-        entry = _Entry(now - age, changes.now(), found.tables, found.page)
+        entry = _Entry(now - age, changes.now(), found.tables, found.page, now - age)
         self._store(key, entry, now)
-        changes.note_read(entry.tables, entry.loaded_at)
+        changes.note_read(entry.tables, entry.loaded_at, entry.expires(self._lifetime()))
         return found.page
 
     def _depends(self, tables: set[str]) -> frozenset[str]:

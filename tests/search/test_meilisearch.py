@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 
 from consultation.accounts.models import Role
@@ -31,6 +32,7 @@ from tests.search.conftest import (
     search_of,
     visible,
 )
+from tests.web.test_query_counts import statements
 from web.settings import Settings
 
 pytestmark = pytest.mark.meili
@@ -89,6 +91,18 @@ async def test_facet_counts_and_filters(meili_app: Starlette, meili_client: WebC
 
     people = visible((await meili_client.get("/search", params={"q": "社区", "type": "profile"})).text)
     assert "1 条结果" in people and "周*工" in people and "社区工作者" in people
+
+
+async def test_a_search_reads_no_table_once_its_facet_labels_are_kept(
+    meili_app: Starlette, meili_client: WebClient, db: Any, connection: AsyncConnection,
+) -> None:
+    await make_city(db)
+    await drain(meili_app, db)
+    assert "东城区 (" in visible((await meili_client.get("/search?q=社区&seen=1")).text)  # labels kept
+    with statements(connection) as seen:  # another address: searched and rendered afresh, not kept
+        response = await meili_client.get("/search?q=社区&seen=2")
+    assert response.status_code == 200 and "东城区 (" in visible(response.text)
+    assert seen == []
 
 
 async def test_pagination(meili_app: Starlette, meili_client: WebClient, db: Any) -> None:

@@ -330,3 +330,32 @@ async def test_a_page_made_of_a_value_another_cache_kept_is_as_old_as_that_value
         return "loaded again"
 
     assert await page.get_or_load("p", again) == "loaded again"
+
+
+async def test_a_page_kept_shorter_than_the_values_it_uses_keeps_its_own_time(
+        db: AsyncSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search page (10 s) with labels another cache has kept for 50 of their 60 s: kept its 10 s, not
+    taken for 50 s old; and no longer than the labels are."""
+    clock = [1000.0]
+    monkeypatch.setattr(page_cache.time, "monotonic", lambda: clock[0])  # the one clock of both caches
+    labels = TableCache[str]("scratch_labels", ttl=60, listened_ttl=60)
+    page = PageCache(ttl=10)
+    loads: list[float] = []
+
+    async def load_labels() -> str:
+        return "labels"
+
+    async def load_page() -> str:
+        loads.append(clock[0])
+        return await labels.get(db, "k", load_labels) + " page"
+
+    await labels.get(db, "k", load_labels)  # kept at 1000, until 1060
+    clock[0] += 50
+    assert await page.get_or_load("p", load_page) == "labels page"  # at 1050
+    clock[0] += 9
+    assert await page.get_or_load("p", load_page) == "labels page" and loads == [1050]  # still kept at 1059
+    clock[0] += 0.5
+    await page.get_or_load("p", load_page)  # 1059.5: kept; at 1060 the labels are due to be loaded again
+    clock[0] += 0.5
+    await page.get_or_load("p", load_page)
+    assert loads == [1050, 1060]
