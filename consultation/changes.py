@@ -235,6 +235,12 @@ def note_read(tables: Iterable[str], loaded_at: float | None = None, until: floa
         reading.took(tables, loaded_at, until)
 
 
+def note_expiry(seconds: float) -> None:
+    """What a load makes turns stale by itself in ``seconds`` (a comment round opens or closes): a value made
+    with it is kept no longer."""
+    note_read((), None, time.monotonic() + max(0.0, seconds))
+
+
 # --- other processes ---------------------------------------------------------------------------
 
 def listening() -> bool:

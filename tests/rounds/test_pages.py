@@ -5,11 +5,13 @@ shown once with their count, anonymity, and each person's own comments with the 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from starlette.applications import Starlette
 
 from consultation.accounts.models import Role, User
 from consultation.comments import words
@@ -25,6 +27,7 @@ from tests.conftest import WebClient, text_of
 from tests.drafts.helpers import text
 from tests.drafts.test_services import V1, V2
 from tests.factories import PASSWORD, City, identifier, make_city, make_user, verified_resident
+from web.page_cache import cache_of
 
 SMOKING = text("shanghai_smoking_control")
 
@@ -427,3 +430,19 @@ async def test_a_closed_round_says_so_rather_than_asking_to_sign_in(client: WebC
     open_round = await world(db)
     page = await client.get(f"/rounds/{open_round.round_id}")
     assert "Sign in to comment" in page.text and f"/login?next=/rounds/{open_round.round_id}" in page.text
+
+
+async def test_anonymous_visitors_share_an_article_page_until_the_round_closes(
+        db: Any, client: WebClient, app: Starlette) -> None:
+    w = await world(db, closes_in=timedelta(seconds=2))
+    second = await article(db, w, "第二条")
+    path = f"/rounds/{w.round_id}/articles/{second.id}"
+    await db.commit()
+    kept = cache_of(app, "round_article_page")
+    first = await client.get(path)
+    assert first.status_code == 200 and "最后一天" in text_of(first.text) and "/login?next=" in first.text
+    again = await client.get(path)
+    assert (kept.hits, kept.misses) == (1, 1) and again.text == first.text  # the same page, the same visitor
+    await asyncio.sleep(2.2)  # the round has closed: the page is not kept past that
+    closed = text_of((await client.get(path)).text)
+    assert kept.misses == 2 and "最后一天" not in closed and "已结束" in closed

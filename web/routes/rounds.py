@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
+from consultation import changes
 from consultation.areas import queries as areas
 from consultation.areas.models import AreaLevel
 from consultation.areas.queries import Page, page_number
@@ -53,7 +54,7 @@ from web.i18n import translate
 from web.page_cache import PageCache, cache_of
 from web.ratelimit import limit
 from web.routing import RouteTable
-from web.templating import field_errors, render
+from web.templating import field_errors, render, render_for_anyone
 
 routes = RouteTable()
 
@@ -458,8 +459,22 @@ async def article_page(request: Request, ctx: Ctx) -> Response:
     async def load() -> ArticlePublic:
         return await _article_public(ctx, await queries.get_round(ctx.db, round_id), article_id, page)
 
-    public = await round_cached(request.app, "round_article", (round_id, article_id, page), load)
-    return render(request, "rounds/article.html", await _article_context(ctx, public))
+    async def context() -> dict[str, Any]:
+        public = await round_cached(request.app, "round_article", (round_id, article_id, page), load)
+        _kept_until_the_window_turns(public.round)
+        return await _article_context(ctx, public)
+
+    # anonymous visitors (the most, when a round is announced) all get the page kept in ``round_article_page``
+    return await render_for_anyone(request, "rounds/article.html", context, cache="round_article_page")
+
+
+def _kept_until_the_window_turns(round_: CommentRound) -> None:
+    """A page showing the round's status ("open: 12 days left", the form or why there is none) is kept no
+    longer than until the round opens or closes."""
+    now = utcnow()
+    turns = [moment for moment in (round_.opens_at, round_.closes_at) if moment > now]
+    if turns:
+        changes.note_expiry((min(turns) - now).total_seconds())
 
 
 # --- posting and supporting -----------------------------------------------------------------------
