@@ -46,9 +46,9 @@ LISTENED_TTL = MAX_AGE_SECONDS  # seconds (60), while the change feed listens (`
 # spread over the whole city (a vote or a round announced everywhere at once) each area page can then be
 # rendered once per time to live; with 1,000 entries, visits going round 3,000 compound pages (the harness's
 # topic_list) found each page dropped before its next visit.
-MAX_ENTRIES = {"area_page": 20_000, "topic_page": 100, "search_page": 200, "round_article_page": 200}
-# a draft article's page with its comments takes about 60 KiB with its compressed copy: 200 fit in 16 MiB
-MAX_BYTES = {"area_page": 64 * 1024 * 1024, "round_article_page": 16 * 1024 * 1024}
+MAX_ENTRIES = {"area_page": 20_000, "topic_page": 100, "search_page": 200, "round_pages": 300}
+# a round's page or one of its articles' with their comments takes some 60 KiB with its compressed copy
+MAX_BYTES = {"area_page": 64 * 1024 * 1024, "round_pages": 16 * 1024 * 1024}
 # Caches whose values come from more than the database: they keep ``DEFAULT_TTL`` even while the feed listens.
 NOT_FROM_SQL_ALONE = frozenset({"search_page"})
 

@@ -432,17 +432,20 @@ async def test_a_closed_round_says_so_rather_than_asking_to_sign_in(client: WebC
     assert "Sign in to comment" in page.text and f"/login?next=/rounds/{open_round.round_id}" in page.text
 
 
-async def test_anonymous_visitors_share_an_article_page_until_the_round_closes(
+async def test_anonymous_visitors_share_a_rounds_pages_until_it_closes(
         db: Any, client: WebClient, app: Starlette) -> None:
     w = await world(db, closes_in=timedelta(seconds=2))
     second = await article(db, w, "第二条")
-    path = f"/rounds/{w.round_id}/articles/{second.id}"
+    paths = [f"/rounds/{w.round_id}", f"/rounds/{w.round_id}/articles/{second.id}"]
     await db.commit()
-    kept = cache_of(app, "round_article_page")
-    first = await client.get(path)
-    assert first.status_code == 200 and "最后一天" in text_of(first.text) and "/login?next=" in first.text
-    again = await client.get(path)
-    assert (kept.hits, kept.misses) == (1, 1) and again.text == first.text  # the same page, the same visitor
-    await asyncio.sleep(2.2)  # the round has closed: the page is not kept past that
-    closed = text_of((await client.get(path)).text)
-    assert kept.misses == 2 and "最后一天" not in closed and "已结束" in closed
+    kept = cache_of(app, "round_pages")
+    first = [await client.get(path) for path in paths]
+    for page in first:
+        assert page.status_code == 200 and "最后一天" in text_of(page.text) and "/login?next=" in page.text
+    again = [await client.get(path) for path in paths]
+    assert (kept.hits, kept.misses) == (2, 2) and [p.text for p in again] == [p.text for p in first]
+    await asyncio.sleep(2.2)  # the round has closed: its pages are not kept past that
+    for path in paths:
+        closed = text_of((await client.get(path)).text)
+        assert "最后一天" not in closed and "已结束" in closed
+    assert kept.misses == 4

@@ -394,8 +394,12 @@ def _heading_counts(nodes: list[drafts.TreeNode], counts: dict[int | None, int])
 
 @routes.get("/rounds/{round_id:int}", name="round")
 async def round_page(request: Request, ctx: Ctx) -> Response:
-    public = await _cached_round_public(request, ctx, _page(request))
-    return render(request, "rounds/round.html", await _round_context(ctx, public))
+    async def context() -> dict[str, Any]:
+        public = await _cached_round_public(request, ctx, _page(request))
+        _kept_until_the_window_turns(public.round)
+        return await _round_context(ctx, public)
+
+    return await render_for_anyone(request, "rounds/round.html", context, cache="round_pages")
 
 
 # --- the article page -----------------------------------------------------------------------------
@@ -464,13 +468,13 @@ async def article_page(request: Request, ctx: Ctx) -> Response:
         _kept_until_the_window_turns(public.round)
         return await _article_context(ctx, public)
 
-    # anonymous visitors (the most, when a round is announced) all get the page kept in ``round_article_page``
-    return await render_for_anyone(request, "rounds/article.html", context, cache="round_article_page")
+    return await render_for_anyone(request, "rounds/article.html", context, cache="round_pages")
 
 
 def _kept_until_the_window_turns(round_: CommentRound) -> None:
-    """A page showing the round's status ("open: 12 days left", the form or why there is none) is kept no
-    longer than until the round opens or closes."""
+    """Anonymous visitors (the most, when a round is announced) all get the round's pages kept in the cache
+    ``round_pages`` (``render_for_anyone``). A page shows the round's status ("open: 12 days left", the form or
+    why there is none), so it is kept no longer than until the round opens or closes."""
     now = utcnow()
     turns = [moment for moment in (round_.opens_at, round_.closes_at) if moment > now]
     if turns:
