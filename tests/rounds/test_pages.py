@@ -449,3 +449,5 @@ async def test_anonymous_visitors_share_a_rounds_pages_until_it_closes(
         closed = text_of((await client.get(path)).text)
         assert "最后一天" not in closed and "已结束" in closed
     assert kept.misses == 4
+    report = [await client.get(f"/rounds/{w.round_id}/report") for _ in range(2)]
+    assert report[0].status_code == 200 and report[1].text == report[0].text and kept.misses == 5

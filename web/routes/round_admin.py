@@ -46,9 +46,9 @@ from web.forms import form_fields, int_or_none, redirect
 from web.i18n import N_, ngettext, translate
 from web.i18n import gettext as _
 from web.routes.drafts import CHANGE_LABELS
-from web.routes.rounds import round_cached
+from web.routes.rounds import kept_until_the_window_turns, round_cached
 from web.routing import RouteTable
-from web.templating import field_errors, render
+from web.templating import field_errors, render, render_for_anyone
 
 routes = RouteTable()
 
@@ -459,21 +459,25 @@ async def report_page(request: Request, ctx: Ctx) -> Response:
         return built, await queries.provisions_by_id(ctx.db, {c.provision_id for c in leads}
                                                      | {c.article_id for c in leads})
 
-    found, provisions = await round_cached(request.app, "round_report_page", round_id, load)
-    round_ = found.round
-    leads = [c for changed in found.changed for c in changed.comments]
-    total = sum(found.outcomes.values())
-    outcome_rows = [(outcome.value, _(label), found.outcomes.get(outcome, 0),
-                     _percent(found.outcomes.get(outcome, 0), total)) for outcome, label in OUTCOME_LABELS.items()]
-    pending = found.outcomes.get(None, 0)
-    top_theme = max((n for _name, n in found.themes), default=0)
-    return render(request, "rounds/report.html", {
-        "round": round_, "draft": round_.draft, "version": round_.version, "report": found,
-        "totals": found.totals, "outcome_rows": outcome_rows, "pending": pending,
-        "pending_percent": _percent(pending, total), "outcome_total": total, "top_theme": top_theme,
-        "targets": {c.id: _target(c, provisions) for c in leads},
-        "change_labels": {change.value: _(label) for change, label in CHANGE_LABELS.items()},
-        "staff": _is_staff(ctx, round_)})
+    async def context() -> dict[str, Any]:
+        found, provisions = await round_cached(request.app, "round_report_page", round_id, load)
+        round_ = found.round
+        kept_until_the_window_turns(round_)
+        leads = [c for changed in found.changed for c in changed.comments]
+        total = sum(found.outcomes.values())
+        outcome_rows = [(outcome.value, _(label), found.outcomes.get(outcome, 0),
+                         _percent(found.outcomes.get(outcome, 0), total)) for outcome, label in OUTCOME_LABELS.items()]
+        pending = found.outcomes.get(None, 0)
+        top_theme = max((n for _name, n in found.themes), default=0)
+        return {
+            "round": round_, "draft": round_.draft, "version": round_.version, "report": found,
+            "totals": found.totals, "outcome_rows": outcome_rows, "pending": pending,
+            "pending_percent": _percent(pending, total), "outcome_total": total, "top_theme": top_theme,
+            "targets": {c.id: _target(c, provisions) for c in leads},
+            "change_labels": {change.value: _(label) for change, label in CHANGE_LABELS.items()},
+            "staff": _is_staff(ctx, round_)}
+
+    return await render_for_anyone(request, "rounds/report.html", context, cache="round_pages")
 
 
 # --- exports ---------------------------------------------------------------------------------------

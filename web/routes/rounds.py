@@ -396,7 +396,7 @@ def _heading_counts(nodes: list[drafts.TreeNode], counts: dict[int | None, int])
 async def round_page(request: Request, ctx: Ctx) -> Response:
     async def context() -> dict[str, Any]:
         public = await _cached_round_public(request, ctx, _page(request))
-        _kept_until_the_window_turns(public.round)
+        kept_until_the_window_turns(public.round)
         return await _round_context(ctx, public)
 
     return await render_for_anyone(request, "rounds/round.html", context, cache="round_pages")
@@ -465,16 +465,17 @@ async def article_page(request: Request, ctx: Ctx) -> Response:
 
     async def context() -> dict[str, Any]:
         public = await round_cached(request.app, "round_article", (round_id, article_id, page), load)
-        _kept_until_the_window_turns(public.round)
+        kept_until_the_window_turns(public.round)
         return await _article_context(ctx, public)
 
     return await render_for_anyone(request, "rounds/article.html", context, cache="round_pages")
 
 
-def _kept_until_the_window_turns(round_: CommentRound) -> None:
-    """Anonymous visitors (the most, when a round is announced) all get the round's pages kept in the cache
-    ``round_pages`` (``render_for_anyone``). A page shows the round's status ("open: 12 days left", the form or
-    why there is none), so it is kept no longer than until the round opens or closes."""
+def kept_until_the_window_turns(round_: CommentRound) -> None:
+    """Anonymous visitors (the most, when a round is announced) all get the round's pages (the round, its
+    articles, its report) kept in the cache ``round_pages`` (``render_for_anyone``). A page shows the round's
+    status ("open: 12 days left", the form or why there is none), so it is kept no longer than until the round
+    opens or closes."""
     now = utcnow()
     turns = [moment for moment in (round_.opens_at, round_.closes_at) if moment > now]
     if turns:
