@@ -151,7 +151,10 @@ class PageCache:
             # no longer than the first of them is (a search page keeps 10 s even when its labels are older)
             born = now if reading.oldest is None else min(now, reading.oldest)
             self._store(key, _Entry(born, clock, depends, value, now, reading.until), now)
-            if sharing and self.host is not None and isinstance(value, SharedPage):
+            # the host's files carry the time a page was made, not an earlier end (``until``): one that must end
+            # sooner than its lifetime from then stays in this process
+            ends_early = reading.until is not None and reading.until < born + self._lifetime()
+            if sharing and self.host is not None and isinstance(value, SharedPage) and not ends_early:
                 self.host.write(self.name, key, wall - (now - born), depends, value)
         return value
 

@@ -180,3 +180,18 @@ def test_the_app_shares_pages_only_with_the_change_feed(tmp_path: Path) -> None:
     assert _host_cache(Settings(database_url=postgres, host_cache=str(tmp_path / "b"), change_feed=False)) is None
     assert _host_cache(Settings(database_url=postgres, host_cache="off")) is None
     assert _host_cache(Settings(database_url="sqlite+aiosqlite:///x.db", host_cache=str(tmp_path / "c"))) is None
+
+
+async def test_a_page_that_must_end_before_its_lifetime_is_not_shared(tmp_path: Path, listening: None) -> None:
+    """The host's files carry when a page was made, not an earlier end (a round about to close): such a page
+    stays in the process that made it."""
+    host = HostCache(tmp_path)
+    loads: list[str] = []
+
+    async def closing_soon() -> SharedPage:
+        changes.note_expiry(3)
+        return await loader("closing", loads)()
+
+    await process(host).get_or_load("/rounds/1", closing_soon)
+    await process(host).get_or_load("/rounds/1", loader("again", loads))
+    assert loads == ["closing", "again"]
