@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -48,7 +49,7 @@ class Ctx:
         return self.request.client.host if self.request.client else None
 
     def serializer(self, salt: str) -> URLSafeSerializer:
-        return URLSafeSerializer(self.settings.secret_key, salt=salt)
+        return _serializer(self.settings.secret_key, salt)
 
     def set_cookie(self, name: str, value: str | None, *, max_age: int | None = YEAR, httponly: bool = True) -> None:
         """Queue a cookie for the response (``None`` deletes it)."""
@@ -118,10 +119,28 @@ async def load_context(request: Request, db: AsyncSession, settings: Settings) -
     return ctx
 
 
+@lru_cache(maxsize=16)
+def _serializer(secret_key: str, salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt=salt)
+
+
 def _loads(ctx: Ctx, salt: str, raw: str) -> Any:
     if not raw:
         return None
+    if salt == "session":
+        return _session_token(ctx.settings.secret_key, raw)
     try:
         return ctx.serializer(salt).loads(raw)
+    except BadSignature:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _session_token(secret_key: str, raw: str) -> Any:
+    """The session token a signed session cookie carries, None when its signature is wrong. Kept for the
+    cookies seen last: a resident's requests all carry the same cookie, and checking the signature costs
+    more than the rest of reading the cookies. Whether the session is still live is asked every time."""
+    try:
+        return _serializer(secret_key, "session").loads(raw)
     except BadSignature:
         return None

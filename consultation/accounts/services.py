@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, DateTime, Select, String, bindparam, null,
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from consultation import audit, counters
+from consultation import audit, counters, direct
 from consultation.accounts import policy as _policy  # noqa: F401 - registers this area's permissions
 from consultation.accounts.models import (
     AuthSession,
@@ -178,24 +178,28 @@ async def revoke_all_sessions(session: AsyncSession, user_id: int, *, ip: str | 
 
 @dataclass(frozen=True)
 class Asking:
-    """Who is asking, from one statement: the live session, its user, their actor (grants and home area's
-    path) and the value of the caller's extra column (for the web pages: unread notifications)."""
+    """Who is asking, from one statement: the live session's id, its user, their actor (grants and home
+    area's path) and the value of the caller's extra column (for the web pages: unread notifications)."""
 
-    auth_session: AuthSession
+    session_id: int
     user: User
     actor: Actor
     extra: Any = None
 
 
+_USER_FIRST = 7  # the user's columns follow the session's id and last activity, the home path, the grant and extra
+
+
 @cache
 def _asking_statement(extra: ColumnElement[Any] | None) -> Select[Any]:
     """One row per grant of the session's user (one row of NULL grant columns when there is none), built
-    once per extra column; parameters ``:token_hash`` and ``:now``."""
+    once per extra column; parameters ``:token_hash`` and ``:now``. Columns, not entities: it runs on the
+    driver (``consultation.direct``), and the user is made from its columns."""
     home, granted = aliased(Area), aliased(Area)
     home_path = select(home.path).where(home.id == User.home_area_id).scalar_subquery()
     return (
-        select(AuthSession, User, home_path, RoleGrant.role, granted.path, RoleGrant.unit_id,
-               extra if extra is not None else null())
+        select(AuthSession.id, AuthSession.last_seen_at, home_path, RoleGrant.role, granted.path, RoleGrant.unit_id,
+               extra if extra is not None else null(), *direct.columns_of(User))
         .join(User, User.id == AuthSession.user_id)
         .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
         .outerjoin(granted, granted.id == RoleGrant.area_id)
@@ -212,18 +216,23 @@ def _asking_statement(extra: ColumnElement[Any] | None) -> Select[Any]:
 async def session_user(session: AsyncSession, token: str, *, touch: bool = True, ip: str | None = None,
                        extra: ColumnElement[Any] | None = None) -> Asking | None:
     """The live session with its user and actor, or None; ``touch`` records activity (only in requests
-    that write anyway). ``extra`` is a column evaluated beside them (correlated to ``User``); pass the
-    same object each time (a module constant), as the statement is built once per extra column."""
-    rows = (await session.execute(_asking_statement(extra), {"token_hash": token_hash(token), "now": utcnow()})).all()
+    that write anyway; at most every 5 minutes). ``extra`` is a column evaluated beside them (correlated to
+    ``User``); pass the same object each time (a module constant), as the statement is built once per extra
+    column. The user is in ``session`` as if a query had loaded it."""
+    now = utcnow()
+    rows = await direct.rows(session, _asking_statement(extra), {"token_hash": token_hash(token), "now": now})
     if not rows:
         return None
-    auth_session, user, home_path = rows[0][0], rows[0][1], rows[0][2]
-    if touch and utcnow() - auth_session.last_seen_at > timedelta(minutes=5):
-        auth_session.last_seen_at = utcnow()
-    actor = Actor(user_id=user.id, verified=user.verified_at is not None, home_area_path=home_path,
+    first = rows[0]
+    session_id, last_seen = first[0], first[1]
+    if touch and now - last_seen > timedelta(minutes=5):
+        await session.execute(update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=now))
+    user = direct.loaded(session, User, first, _USER_FIRST)
+    assert user is not None
+    actor = Actor(user_id=user.id, verified=user.verified_at is not None, home_area_path=first[2],
                   grants=tuple(Grant(role=r[3], area_path=r[4], unit_id=r[5]) for r in rows if r[3] is not None),
                   ip=ip)
-    return Asking(auth_session, user, actor, rows[0][6])
+    return Asking(session_id, user, actor, first[6])
 
 
 async def verify_resident(

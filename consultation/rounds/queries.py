@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
-from consultation import counters
+from consultation import counters, direct
 from consultation.accounts.models import User
 from consultation.areas.models import Area
 from consultation.areas.queries import Page, paginate
@@ -66,8 +66,9 @@ async def round_alone(session: AsyncSession, round_id: int) -> CommentRound:
     return round_
 
 
-_ROUND_ALONE = select(CommentRound).where(CommentRound.id == bindparam("round_id", type_=Integer))
-_ROUND_COUNTING = counters.counting(_ROUND_ALONE)
+# the round's columns, counting a hit: run on the driver (``consultation.direct``), the round made from them
+_ROUND_COUNTING = counters.counting(select(*direct.columns_of(CommentRound))
+                                    .where(CommentRound.id == bindparam("round_id", type_=Integer)))
 
 
 async def round_for_comment(session: AsyncSession, round_id: int, hit: counters.Hit | None
@@ -78,10 +79,11 @@ async def round_for_comment(session: AsyncSession, round_id: int, hit: counters.
     if not counters.counts_along(session, hit):
         return await round_alone(session, round_id), None
     assert hit is not None
-    row = (await session.execute(_ROUND_COUNTING, {"round_id": round_id, **hit.parameters()})).one_or_none()
-    if row is None:
+    row = await direct.first(session, _ROUND_COUNTING, {"round_id": round_id, **hit.parameters()})
+    round_ = direct.loaded(session, CommentRound, row) if row is not None else None
+    if round_ is None:
         raise NotFound()
-    return row[0], counters.counted_in(row)
+    return round_, counters.counted_in(row)
 
 
 async def version_text(session: AsyncSession, version: DraftVersion) -> str:

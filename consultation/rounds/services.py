@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consultation import audit, search_index
+from consultation import audit, direct, search_index
 from consultation.areas.models import Area
 from consultation.clock import local_minute
 from consultation.comments import words
@@ -245,7 +245,8 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
                       "grown_lead": lead.id if lead is not None else None,
                       **audit.event_values(EVENT, "draft_comment", actor_id=actor.user_id, ip=actor.ip, after=after,
                                            created_at=now)}
-        comment = (await session.scalars(_insert_all(), parameters)).one_or_none()
+        row = await direct.first(session, _insert_all(), parameters)
+        comment = direct.loaded(session, DraftComment, row) if row is not None else None
     else:
         comment = (await session.scalars(_insert_comment(session), [values])).one_or_none()
     if comment is None:  # this form was sent before (or twice at once: the other request saved it)
@@ -276,9 +277,10 @@ _UNANSWERED = {"outcome": None, "reason": "", "answered_by_id": None, "answered_
 def _insert_all() -> Any:
     """PostgreSQL: ``_insert_comment`` (its ``:c_…`` values: every column but the id), the comment's audit event
     (``:e_…``), if ``:index`` its search outbox message, and the ``group_size`` of the group's lead
-    ``:grown_lead`` (NULL: none) raised, in one ``WITH`` statement that returns the new comment (no row, and
-    nothing written, when the form was sent before). The statement is the transaction's last, so the lead's
-    row (which every copy of a campaign updates) stays locked only until the commit that follows."""
+    ``:grown_lead`` (NULL: none) raised, in one ``WITH`` statement that returns the new comment's columns (no row,
+    and nothing written, when the form was sent before); run on the driver (``consultation.direct``). The
+    statement is the transaction's last, so the lead's row (which every copy of a campaign updates) stays locked
+    only until the commit that follows."""
     table = cast(Table, DraftComment.__table__)
     names = [column.name for column in table.c if column.name != "id"]
     new = (pg_insert(table).values({name: bindparam(f"c_{name}", type_=table.c[name].type) for name in names})
@@ -287,9 +289,8 @@ def _insert_all() -> Any:
     grown = (update(table).where(table.c.id == bindparam("grown_lead", type_=Integer),
                                  select(new.c.id).exists())
              .values(group_size=table.c.group_size + 1).cte("grown"))
-    statement = select(new).add_cte(audit.event_cte(new, object_id=new.c.id),
-                                    search_index.changed_cte(new, SEARCH_TYPE, new.c.id), grown)
-    return select(DraftComment).from_statement(statement)
+    return select(*direct.columns_of(DraftComment, new)).add_cte(
+        audit.event_cte(new, object_id=new.c.id), search_index.changed_cte(new, SEARCH_TYPE, new.c.id), grown)
 
 
 def _insert_comment(session: AsyncSession) -> Any:
@@ -369,7 +370,7 @@ async def _lead_for(session: AsyncSession, round_id: int, article_id: int | None
         parameters["article_id"] = article_id
     if fingerprint.can_be_near:
         parameters |= band_columns(fingerprint)
-    rows = (await session.execute(_lead_statement(article_id is None, fingerprint.can_be_near), parameters)).all()
+    rows = await direct.rows(session, _lead_statement(article_id is None, fingerprint.can_be_near), parameters)
     if rows and rows[0].norm_hash == fingerprint.hash:
         return rows[0]
     best, best_score = None, 0.0

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from consultation import audit
+from consultation import audit, direct
 from consultation.accounts.models import User
 from consultation.db import UTCDateTime, detached_copy, utcnow
 from consultation.errors import N_, Conflict, Forbidden, Message, ValidationFailed, msg
@@ -230,10 +230,10 @@ async def _cast_in_one_statement(session: AsyncSession, actor: Actor, poll: Poll
     code = receipt_code(receipt_key, poll.id, voter.id)
     if voter.voted_at is None:
         values = {"id": new_ballot_id(), **ballot_values(receipt_key, poll, voter, code, chosen, Channel.online)}
-        row = (await session.execute(_cast_statement(), {
+        row = await direct.first(session, _cast_statement(), {
             **_guard_values(poll, now), "entry": voter.id, "cast_by": actor.user_id,
             **{f"b_{key}": value for key, value in values.items()},
-            **_event_values(actor, poll, "poll.voted", now, {"channel": Channel.online.value})})).one()
+            **_event_values(actor, poll, "poll.voted", now, {"channel": Channel.online.value})})
         if row.claimed is not None:
             for key, value in (("voted_at", now), ("channel", Channel.online), ("cast_by_id", actor.user_id)):
                 set_committed_value(voter, key, value)

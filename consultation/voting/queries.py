@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from consultation import counters
+from consultation import counters, direct
 from consultation.accounts.models import User
 from consultation.areas.models import Area, AreaLevel, Household
 from consultation.db import detached_copy
@@ -85,11 +85,13 @@ def _poll_with_entry_statement() -> Any:
 def _entry_counting_statement() -> Any:
     """PostgreSQL: the roll entry of the person ``:user_id`` in poll ``:poll_id`` (or none), counting the
     attempt's rate-limit hit (``counters.hit_cte``), whose row the statement is built on, so that there is
-    one row whether or not there is an entry (or a poll): the entry, then the count and the window's start."""
+    one row whether or not there is an entry (or a poll): the entry's columns (all NULL without one), then the
+    count and the window's start. Run on the driver (``consultation.direct``)."""
     hit = counters.hit_cte()
     entry = ((PollVoter.poll_id == bindparam("poll_id", type_=Integer))
              & (PollVoter.user_id == bindparam("user_id", type_=Integer)))
-    return select(PollVoter, hit.c.count, hit.c.window_start).select_from(hit).outerjoin(PollVoter, entry)
+    return (select(*direct.columns_of(PollVoter), hit.c.count, hit.c.window_start).select_from(hit)
+            .outerjoin(PollVoter, entry))
 
 
 # The polls being voted in, with their area and options, per process: a vote storm reads its poll on every
@@ -137,11 +139,11 @@ async def poll_for_ballot(session: AsyncSession, actor: Actor, poll_id: int, *,
     if counters.counts_along(session, hit):
         assert hit is not None
         parameters = {"poll_id": poll_id, "user_id": actor.user_id, **hit.parameters()}
-        row = (await session.execute(_entry_counting_statement(), parameters)).one()
+        row = await direct.first(session, _entry_counting_statement(), parameters)
         poll = await _shared_poll(session, poll_id)
         if poll is None or not can(actor, "voting.view", poll):
             raise NotFound()
-        return BallotRead(poll, ballots.OwnEntry(row[0]), counters.counted_in(row))
+        return BallotRead(poll, ballots.OwnEntry(direct.loaded(session, PollVoter, row)), counters.counted_in(row))
     found = (await session.execute(_poll_with_entry_statement(), {"poll_id": poll_id, "user_id": actor.user_id})
              ).unique().one_or_none()
     if found is None or not can(actor, "voting.view", found[0]):

@@ -25,6 +25,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -41,7 +42,9 @@ class Opened:
     weight: str  # two decimals, as the chain stores it
 
 
+@lru_cache(maxsize=256)
 def _key(receipt_key: bytes, poll_id: int) -> bytes:
+    """The poll's sealing key (kept per process: each ballot of a storm would derive it again)."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                 info=f"poll-seal:{poll_id}".encode()).derive(receipt_key)
 
