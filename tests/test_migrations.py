@@ -51,3 +51,23 @@ def test_upgrade_check_downgrade_upgrade(fresh_url: str) -> None:
 def test_backend_under_test_is_reported() -> None:
     expected = "postgres" if os.environ.get("TEST_BACKEND") == "postgres" else "sqlite"
     assert harness.backend() == expected
+
+
+async def _persistence(url: str, table: str) -> str:
+    engine = make_engine(url)
+    async with engine.connect() as conn:
+        kind = (await conn.exec_driver_sql(
+            "SELECT relpersistence::text FROM pg_class WHERE relname = $1", (table,))).scalar_one()
+    await engine.dispose()
+    return str(kind)
+
+
+def test_rate_limit_counters_are_unlogged_on_postgres(fresh_url: str) -> None:
+    """Migration 0004: the counters write no WAL (a refused attempt's only write commits without a flush)."""
+    if harness.backend() != "postgres":
+        pytest.skip("unlogged tables are PostgreSQL's")
+    upgrade(fresh_url)
+    assert asyncio.run(_persistence(fresh_url, "rate_limit_bucket")) == "u"
+    assert asyncio.run(_persistence(fresh_url, "audit_event")) == "p"  # what must survive a crash stays logged
+    downgrade(fresh_url, "0003")
+    assert asyncio.run(_persistence(fresh_url, "rate_limit_bucket")) == "p"
