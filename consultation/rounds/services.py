@@ -198,8 +198,9 @@ async def post_comment(session: AsyncSession, actor: Actor, round_: CommentRound
     Under a surge (issue 6: hundreds of comments a second, a third of them copies of a few campaigns) the
     statements are few: the provision with its article and chapter in one (none when this process read them
     in the last seconds, as the sensitive words), the group's lead in one, and on PostgreSQL the comment,
-    its audit event and its search outbox message in one. The lead's ``group_size`` is raised by the very
-    last statement, so its row lock is held only while the transaction commits. ``provisions``, when given, receives
+    its audit event and its search outbox message in one, with the lead's ``group_size`` raised last, so its row
+    lock is held only while the transaction commits. That is the only write there (with the session's activity
+    time, at most every 5 minutes): the JSON API runs it in autocommit. ``provisions``, when given, receives
     the provision commented on and those it is in (to cite it without another statement)."""
     await check_may_take_part(session, actor, round_)
     assert actor.user_id is not None

@@ -224,12 +224,13 @@ async def test_the_router_answers_as_starlettes_does(client: WebClient) -> None:
     assert (await client.get("/")).status_code == 200
 
 
-def test_only_the_ballot_route_runs_in_autocommit(app) -> None:  # type: ignore[no-untyped-def]
+def test_only_single_statement_writes_run_in_autocommit(app) -> None:  # type: ignore[no-untyped-def]
     """An ``autocommit`` route runs without a transaction on PostgreSQL: only a handler whose every write is
-    one statement may be one (casting a ballot, ``consultation.voting.ballots``)."""
+    one statement may be one (casting a ballot, ``consultation.voting.ballots``; a round comment through the
+    API, ``consultation.rounds.services.post_comment``)."""
     flagged = sorted(route.name for route in app.routes
                      if getattr(getattr(route, "endpoint", None), "autocommit", False))
-    assert flagged == ["api_poll_cast"]
+    assert flagged == ["api_poll_cast", "api_round_comment_post"]
 
 
 def test_the_pipeline_picks_the_sessions_by_method_and_route() -> None:

@@ -565,7 +565,7 @@ async def api_round_comments(request: Request, ctx: Ctx) -> Response:
 
 @routes.endpoint(f"{ROUND}/comments", "POST", summary="Comment on an article, a paragraph or the whole draft",
                  name="api_round_comment_post", tag=TAG, request=NewDraftComment, signed_in=True,
-                 idempotency_key=True,
+                 idempotency_key=True, autocommit=True,  # on PostgreSQL the comment is one statement
                  responses={201: ("Sent (\"pending\" if held for review)", DraftCommentSchema),
                             200: ("The same submission again: the first comment, nothing doubled",
                                   DraftCommentSchema)})
@@ -585,8 +585,9 @@ async def api_round_comment_post(request: Request, ctx: Ctx) -> Response:
     comment = await commenting.post_comment(ctx.db, ctx.actor, round_, provision_id=body.get("provision_id"),
                                             body=body["body"], proposed_wording=body.get("proposed_wording") or "",
                                             client_token=token, provisions=known)
-    # Nothing more is read here for a new comment: the group's row it may have updated stays locked until
-    # the commit right after this.
+    # On PostgreSQL the route runs in autocommit (``web.routing``): the attempt's count commits with the read of
+    # the round, and the comment, its event, its indexing and its group's size with the one statement that
+    # writes them, so the group's row that every copy of a campaign updates is locked only while it runs.
     created = comment.created_at >= started
     [view] = await _comment_views(ctx, round_, [comment], fresh=created, known=known)
     return ok(view, 201 if created else 200)
