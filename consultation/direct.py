@@ -24,17 +24,17 @@ or literal-execute parameters are refused: their SQL changes with their values.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import exc, inspect
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_dict
-from sqlalchemy.sql import Executable
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_dict, set_committed_value
+from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
@@ -71,14 +71,14 @@ def _plan(statement: Executable, dialect: Dialect) -> _Plan:
     found = _PLANS.get(id(statement))
     if found is not None and found[0] is statement and found[1] == dialect.name:
         return found[2]
-    compiled = statement.compile(dialect=dialect)
+    compiled = cast(ClauseElement, statement).compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler) and compiled.positional and compiled.positiontup is not None
     if compiled.literal_execute_params or compiled.post_compile_params:
         raise ValueError("consultation.direct runs statements whose SQL does not depend on their values")
     columns = compiled._result_columns
     plan = _Plan(compiled=compiled, sql=compiled.string, positions=tuple(compiled.positiontup),
-                 binds=dict(compiled._bind_processors),
-                 row=namedtuple("Row", [c[0] for c in columns], rename=True)._make,  # type: ignore[misc]
+                 binds=cast(dict[str, Callable[[Any], Any]], dict(compiled._bind_processors)),
+                 row=namedtuple("Row", [c[0] for c in columns], rename=True)._make,  # type: ignore[attr-defined]
                  types=tuple(c[3] for c in columns))
     _PLANS[id(statement)] = (statement, dialect.name, plan)
     return plan
@@ -87,10 +87,10 @@ def _plan(statement: Executable, dialect: Dialect) -> _Plan:
 async def rows(session: AsyncSession, statement: Executable, parameters: Mapping[str, Any] | None = None
                ) -> Sequence[Any]:
     """Every row of ``statement`` (a Core ``SELECT``, or DML with ``RETURNING``) run with ``parameters``."""
-    if session.get_bind().dialect.name != "postgresql":
+    bind = session.bind if session.bind is not None else session.get_bind()
+    if bind.dialect.name != "postgresql":
         return (await session.execute(statement, parameters or {})).all()
-    connection = await session.connection()
-    return await connection.run_sync(_run, statement, parameters or {})
+    return await session.run_sync(_run, statement, parameters or {})
 
 
 async def first(session: AsyncSession, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Any:
@@ -99,7 +99,9 @@ async def first(session: AsyncSession, statement: Executable, parameters: Mappin
     return found[0] if found else None
 
 
-def _run(connection: Connection, statement: Executable, parameters: Mapping[str, Any]) -> list[Any]:
+def _run(session: Session, statement: Executable, parameters: Mapping[str, Any]) -> list[Any]:
+    """In the session's greenlet (one for the checkout, the statement and its rows)."""
+    connection = session.connection()
     dialect = connection.dialect
     plan = _plan(statement, dialect)
     values = plan.parameters(parameters)
@@ -144,19 +146,21 @@ def columns_of(entity: type[Any], source: Any = None) -> list[Any]:
 
 
 @cache
-def _keys(entity: type[Any]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+def _keys(entity: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """The attribute names in ``columns_of`` order, and the positions of the primary key among them."""
     mapper = inspect(entity)
     keys = tuple(attr.key for attr in mapper.column_attrs)
     return keys, tuple(keys.index(mapper.get_property_by_column(column).key) for column in mapper.primary_key)
 
 
-def loaded(session: AsyncSession, entity: type[T], row: Sequence[Any], start: int = 0) -> T | None:
+def loaded(session: AsyncSession, entity: type[T], row: Sequence[Any], start: int = 0, *,
+           refresh: bool = False) -> T | None:
     """The instance of ``entity`` whose ``columns_of`` are ``row[start:]``, in ``session`` as a query would have
     left it: persistent, unchanged, so a change to it is flushed as an ``UPDATE``; the instance the session
-    holds already for that row if there is one (as a query returns it); None when the primary key is NULL (an
-    outer join that found nothing)."""
-    keys, primary = _keys(entity)
+    holds already for that row if there is one (as a query returns it), with these values when ``refresh``
+    (as a query with ``populate_existing`` does: a row read again under a lock); None when the primary key is
+    NULL (an outer join that found nothing)."""
+    keys, primary = _keys(cast(Hashable, entity))
     values = row[start:start + len(keys)]
     identity = [values[i] for i in primary]
     if any(value is None for value in identity):
@@ -164,9 +168,12 @@ def loaded(session: AsyncSession, entity: type[T], row: Sequence[Any], start: in
     mapper = inspect(entity)
     held = session.identity_map.get(mapper.identity_key_from_primary_key(identity))
     if held is not None:
-        return held  # type: ignore[no-any-return]
+        if refresh:
+            for key, value in zip(keys, values, strict=True):
+                set_committed_value(held, key, value)
+        return cast(T, held)
     instance = mapper.class_manager.new_instance()
     instance_dict(instance).update(zip(keys, values, strict=True))
     make_transient_to_detached(instance)  # takes the values as loaded: no history, nothing to flush
     session.add(instance)
-    return instance  # type: ignore[no-any-return]
+    return cast(T, instance)

@@ -133,22 +133,25 @@ async def roll_entry(session: AsyncSession, actor: Actor, poll: Poll, *, lock: b
     if actor.user_id is None or poll.state is PollState.draft:
         return None
     if not poll.by_household:
-        return await session.scalar(_entry_statement("user_id", lock), {"of_poll": poll.id, "entry": actor.user_id})
-    user = await session.get(User, actor.user_id)
-    if user is None or user.household_id is None or user.verified_at is None or user.deleted_at is not None:
-        return None
-    return await session.scalar(_entry_statement("household_id", lock),
-                                {"of_poll": poll.id, "entry": user.household_id})
+        by, entry = "user_id", actor.user_id
+    else:
+        user = await session.get(User, actor.user_id)
+        if user is None or user.household_id is None or user.verified_at is None or user.deleted_at is not None:
+            return None
+        by, entry = "household_id", user.household_id
+    row = await direct.first(session, _entry_statement(by, lock), {"of_poll": poll.id, "entry": entry})
+    return direct.loaded(session, PollVoter, row, refresh=lock) if row is not None else None
 
 
 @cache
 def _entry_statement(by: str, lock: bool = False) -> Any:
-    """The roll entry of ``:of_poll`` whose ``by`` column (``user_id`` or ``household_id``) is ``:entry``;
-    built once per variant (a refused second ballot of a vote storm reads it, locked and refreshed)."""
+    """The columns of the roll entry of ``:of_poll`` whose ``by`` column (``user_id`` or ``household_id``) is
+    ``:entry``, run on the driver (``consultation.direct``); built once per variant (the loser of a double
+    click in a vote storm reads it again, locked, and the entry the session holds is refreshed with it)."""
     column = PollVoter.user_id if by == "user_id" else PollVoter.household_id
-    statement = select(PollVoter).where(PollVoter.poll_id == bindparam("of_poll", type_=Integer),
-                                        column == bindparam("entry", type_=Integer))
-    return statement.with_for_update().execution_options(populate_existing=True) if lock else statement
+    statement = select(*direct.columns_of(PollVoter)).where(PollVoter.poll_id == bindparam("of_poll", type_=Integer),
+                                                            column == bindparam("entry", type_=Integer))
+    return statement.with_for_update() if lock else statement
 
 
 async def not_on_roll_reason(session: AsyncSession, actor: Actor, poll: Poll) -> Message:
