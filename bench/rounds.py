@@ -159,10 +159,11 @@ end
 
 function delay()
   if next_request >= #lines then return 3600000 end  -- nothing left to send: idle until the run is stopped
-  return 0
+  return arm(0)
 end
 
 function request()
+  if checking() then return wrk.format("GET", %(filler)s) end
   if next_request >= #lines then  -- another connection took the last one meanwhile: a harmless read
     sent = sent + 1
     log:write(string.format("F %%.6f\n", now()))

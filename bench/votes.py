@@ -92,11 +92,12 @@ function delay()
   if exhausted() then return 3600000 end  -- nothing left: idle until the run ends
   -- more requests lost than connections and no answer for half a second: the server is down (a drill);
   -- retry every 250 ms instead of spinning through refused connections (each would take a voter)
-  if sent > answered + per_thread and now() - last_answer > 0.5 then return 250 end
-  return 0
+  if sent > answered + per_thread and now() - last_answer > 0.5 then return arm(250) end
+  return arm(0)
 end
 
 function request()
+  if checking() then return wrk.format("GET", poll_path, {["Accept"] = "application/json"}) end
   if exhausted() then  -- another connection took the last one meanwhile: a harmless read
     sent = sent + 1
     log:write(string.format("F %%.6f\n", now()))

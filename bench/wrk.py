@@ -26,6 +26,20 @@ function setup(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)
 end
+
+-- A script with delay(): wrk asks delay() before each request of a connection, and before the run it calls
+-- request() once in thread 0 to check the script. That call, which no delay() armed, is never sent: it must
+-- take nothing from the thread's share and log nothing (``checking``).
+local armed = 0
+local function arm(ms)  -- delay()'s answer, for a request that follows it
+  armed = armed + 1
+  return ms
+end
+local function checking()  -- in request(): true for wrk's check of the script
+  if armed == 0 then return true end
+  armed = armed - 1
+  return false
+end
 """
 
 LUA = r"""
@@ -85,20 +99,15 @@ function init(args)
   end
 end
 
--- wrk asks delay() before each request of a connection; a connection that would take a path past this
--- thread's share waits an hour instead (the thread stops long before). A request() that no delay()
--- armed is wrk checking the script in thread 0 before the run: it is never sent and takes no path.
-local armed = 0
-
+-- a connection that would take a path past this thread's share waits an hour instead (the thread stops
+-- long before)
 function delay()
   if sent + armed >= #mine then return 3600000 end
-  armed = armed + 1
-  return 0
+  return arm(0)
 end
 
 function request()
-  if armed == 0 then return wrk.format("GET", mine[1] or "/", headers) end
-  armed = armed - 1
+  if checking() then return wrk.format("GET", mine[1] or "/", headers) end
   sent = sent + 1
   return wrk.format("GET", mine[sent], headers)
 end

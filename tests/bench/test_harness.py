@@ -4,13 +4,11 @@ their flag. (The harness itself is run with ``make bench``; it is not part of th
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import shutil
-import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -89,36 +87,6 @@ def test_lua_script_quotes_paths_and_headers() -> None:
     assert r'"/search?q=\"电梯\""' in script and r'["Cookie"] = "ycsrf=a\\b"' in script
     with pytest.raises(ValueError):
         lua_script([], {})
-
-
-@pytest.fixture
-def counting_server() -> Iterator[tuple[str, Counter[str]]]:
-    """A keep-alive HTTP server that counts the paths it was asked for."""
-    asked: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:  # the name http.server calls
-            with lock:
-                asked[self.path] += 1
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", asked
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench-tools)")

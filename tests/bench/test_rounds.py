@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,6 +24,7 @@ from bench.rounds import (
     SurgeLog,
     check_surge,
     data_lines,
+    finished,
     parse_surge_log,
     payload,
     surge_comments,
@@ -28,7 +32,7 @@ from bench.rounds import (
 )
 from bench.scales import SCALES, Scale
 from bench.scenarios import REGISTRY
-from bench.wrk import MARKER
+from bench.wrk import MARKER, run_script
 from consultation.accounts.passwords import hash_password
 from consultation.db import utcnow
 from consultation.drafts.parser import parse
@@ -83,6 +87,25 @@ def test_the_surge_script_posts_each_comment_once_with_the_session_and_the_csrf_
     assert MARKER in script and "%%" not in script
     form = surge_lua("/rounds/1/comments", "http://x", api=False, filler="/rounds/1")
     assert 'local content_type = "application/x-www-form-urlencoded"' in form
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench-tools)")
+def test_the_surge_script_posts_each_comment_exactly_once(counting_server: tuple[str, Counter[str]],
+                                                          tmp_path: Path) -> None:
+    """Against a stand-in server: wrk's own check of the script takes no comment, so each is posted once and the
+    log has every one of them."""
+    url, asked = counting_server
+    comments = [Comment(None, f"意见{k}", f"surge-{k}") for k in range(200)]
+    data = tmp_path / "comments.tsv"
+    data.write_text(data_lines([(k, f"s{k}", f"c{k}", payload(c, f"c{k}", api=True)) for k, c in enumerate(comments)]),
+                    encoding="utf-8")
+    script = surge_lua("/api/v1/rounds/1/comments", url, api=True, filler="/api/v1/rounds/1")
+    run_script(url, script, duration=3, concurrency=16, work_dir=tmp_path, name="surge",
+               script_args=[str(data), str(tmp_path / "client"), "2"])
+    posts = {key for key, n in asked.items() if key.startswith("POST ") and n == 1}
+    assert len(posts) == len(comments) == sum(n for key, n in asked.items() if key.startswith("POST "))
+    log = parse_surge_log("".join(p.read_text(encoding="utf-8") for p in tmp_path.glob("client.*.log")))
+    assert len(log.sent) == len(comments) and finished(log, len(comments))
 
 
 def test_surge_bodies_for_the_api_and_the_form() -> None:
