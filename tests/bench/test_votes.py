@@ -70,22 +70,26 @@ def test_the_script_posts_each_ballot_with_the_session_and_the_csrf_pair() -> No
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench-tools)")
-def test_the_script_sends_each_voter_twice_and_logs_exactly_what_it_sent(
-        counting_server: tuple[str, Counter[str]], tmp_path: Path) -> None:
-    """Against a stand-in server: wrk's own check of the script (a request() in thread 0 before the run) takes
-    no voter and logs nothing, so every voter is sent twice and the log says so."""
+@pytest.mark.parametrize("twice_every", [1, 10])
+def test_the_script_sends_each_voter_as_planned_and_logs_exactly_what_it_sent(
+        counting_server: tuple[str, Counter[str]], tmp_path: Path, twice_every: int) -> None:
+    """Against a stand-in server: every voter once, and every ``twice_every``-th voter twice. wrk's own check of
+    the script (a request() in thread 0 before the run) takes no voter and logs nothing."""
     url, asked = counting_server
     voters = 300
     data = tmp_path / "voters.tsv"
     data.write_text(voter_lines((i, f"s{i}", f"c{i}", 1 + i % 3) for i in range(voters)), encoding="utf-8")
-    load = run_script(url, vote_lua(7, url), duration=3, concurrency=16, work_dir=tmp_path, name="storm",
-                      script_args=[str(data), str(tmp_path / "client"), "2", "8"])
-    posts = Counter({key: n for key, n in asked.items() if key.startswith("POST ")})
-    assert sum(posts.values()) == 2 * voters and set(posts.values()) == {2} and len(posts) == voters
+    load = run_script(url, vote_lua(7, url, twice_every=twice_every), duration=3, concurrency=16, work_dir=tmp_path,
+                      name="storm", script_args=[str(data), str(tmp_path / "client"), "2", "8"])
+    planned = sorted((v, a) for v in range(voters) for a in ((1, 2) if v % twice_every == 0 else (1,)))
+    posts = Counter({key.split()[2]: n for key, n in asked.items() if key.startswith("POST ")})
+    assert posts == Counter({f"ysession=s{v};": 2 if v % twice_every == 0 else 1 for v in range(voters)})
     log = read_logs(tmp_path.glob("client.*.log"))
-    assert sorted((v, a) for v, a, _ in log.sent) == sorted((v, a) for v in range(voters) for a in (1, 2))
-    assert len(log.answers) == 2 * voters + log.fillers and log.bad_lines == 0  # fillers: harmless reads
+    assert sorted((v, a) for v, a, _ in log.sent) == planned
+    assert len(log.answers) == len(planned) + log.fillers and log.bad_lines == 0  # fillers: harmless reads
     assert load.errors == 0
+    with pytest.raises(ValueError):
+        vote_lua(7, url, twice_every=0)
 
 
 def test_voters_file_and_its_refusal_of_values_that_would_break_a_cookie() -> None:
@@ -230,6 +234,7 @@ def test_the_clients_that_come_back_send_the_voters_not_yet_acknowledged_first()
 
 def test_both_are_registered_and_run_by_default() -> None:
     assert REGISTRY["vote_storm"].available and REGISTRY["vote_storm"].kind == "load"
+    assert REGISTRY["vote_storm_double"].available and not REGISTRY["vote_storm_double"].warm
     assert not REGISTRY["vote_storm"].warm  # it warms itself: the page warm-up would not touch the vote path
     assert REGISTRY["drill_vote_kill"].available and REGISTRY["drill_vote_kill"].kind == "drill"
     chosen, problems = choose("drill_vote_kill,vote_storm")
