@@ -42,11 +42,15 @@ class Opened:
     weight: str  # two decimals, as the chain stores it
 
 
-@lru_cache(maxsize=256)
 def _key(receipt_key: bytes, poll_id: int) -> bytes:
-    """The poll's sealing key (kept per process: each ballot of a storm would derive it again)."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                 info=f"poll-seal:{poll_id}".encode()).derive(receipt_key)
+
+
+@lru_cache(maxsize=256)
+def _cipher(receipt_key: bytes, poll_id: int) -> AESGCM:
+    """The poll's cipher, kept per process: each ballot of a storm would derive its key again."""
+    return AESGCM(_key(receipt_key, poll_id))
 
 
 def lookup(receipt_key: bytes, poll_id: int, code: str) -> str:
@@ -59,14 +63,14 @@ def seal(receipt_key: bytes, poll_id: int, choices: Sequence[int], receipt_hash:
                        sort_keys=True, separators=(",", ":")).encode()
     plain += b" " * (-len(plain) % PAD_BLOCK or (0 if plain else PAD_BLOCK))
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(_key(receipt_key, poll_id)).encrypt(nonce, plain, f"poll:{poll_id}".encode())
+    sealed = _cipher(receipt_key, poll_id).encrypt(nonce, plain, f"poll:{poll_id}".encode())
     return base64.b64encode(nonce + sealed).decode("ascii")
 
 
 def unseal(receipt_key: bytes, poll_id: int, sealed: str) -> Opened:
     """Raises ``cryptography.exceptions.InvalidTag`` for a wrong key or a changed row."""
     raw = base64.b64decode(sealed)
-    plain = AESGCM(_key(receipt_key, poll_id)).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
+    plain = _cipher(receipt_key, poll_id).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
                                                        f"poll:{poll_id}".encode())
     data = json.loads(plain.decode())
     return Opened(tuple(int(c) for c in data["choices"]), str(data["receipt_hash"]), str(data["weight"]))
