@@ -589,13 +589,14 @@ def _storm(ctx: RunContext, name: str, title: str, twice_every: int) -> Scenario
     check, rates = _check(ctx, prepared)
     voters = len(prepared.pool.user_ids)
     twice = "every voter twice" if twice_every == 1 else f"one voter in {twice_every} twice"
+    sends = "each twice" if twice_every == 1 else f"each once and one in {twice_every} twice"
     settings = {"tool": "wrk + Lua (client log per thread)", "duration_s": ctx.duration,
                 "concurrency": CONCURRENCY, "voters": voters, "double_taps": twice,
                 "endpoint": f"POST /api/v1/polls/{prepared.poll.poll_id}/ballots",
                 "poll": "yes/no/abstain, verified residents, secret, no vote changes",
                 "voters_seeded_s": round(prepared.pool.seconds, 1)}
-    notes = [*check.problems, f"concurrency {CONCURRENCY} (fixed for this scenario), {voters:,} voters, each once "
-             f"and {twice} in a row (a double tap: both requests on the way at once)"]
+    notes = [*check.problems, f"concurrency {CONCURRENCY} (fixed for this scenario), {voters:,} voters, {sends} in "
+             "a row (a double tap: both requests on the way at once)"]
     if check.voters_sent < voters:
         notes.append(f"the run ended before every voter was sent ({check.voters_sent:,} of {voters:,})")
     notes.append("latency percentiles are over every attempt (first ballots and refused second ones); ballots/s "
