@@ -62,10 +62,9 @@ async def _persistence(url: str, table: str) -> str:
     return str(kind)
 
 
+@pytest.mark.skipif(harness.backend() != "postgres", reason="unlogged tables are PostgreSQL's")
 def test_rate_limit_counters_are_unlogged_on_postgres(fresh_url: str) -> None:
     """Migration 0004: the counters write no WAL (a refused attempt's only write commits without a flush)."""
-    if harness.backend() != "postgres":
-        pytest.skip("unlogged tables are PostgreSQL's")
     upgrade(fresh_url)
     assert asyncio.run(_persistence(fresh_url, "rate_limit_bucket")) == "u"
     assert asyncio.run(_persistence(fresh_url, "audit_event")) == "p"  # what must survive a crash stays logged
