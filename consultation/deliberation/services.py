@@ -36,7 +36,7 @@ from consultation.deliberation.models import (
     TopicTransition,
 )
 from consultation.errors import N_, Conflict, Forbidden, InvalidState, Message, ValidationFailed, msg
-from consultation.notifications.services import notify
+from consultation.notifications.services import notify_many
 from consultation.policy import Actor, require
 from consultation.validation import check_length
 
@@ -299,10 +299,8 @@ async def _move(
                        after={"state": to_state.value, "reason": reason, "referred_to": referred_to,
                               "target_topic_id": target.id if target else None})
     followers = (await session.scalars(select(TopicFollow.user_id).where(TopicFollow.topic_id == topic.id))).all()
-    for user_id in followers:
-        if actor is None or user_id != actor.user_id:
-            await notify(session, user_id, "topic.state", STATE_CHANGED_TITLE, body=topic.title,
-                         url=f"/topics/{topic.id}")
+    await notify_many(session, [user_id for user_id in followers if actor is None or user_id != actor.user_id],
+                      "topic.state", STATE_CHANGED_TITLE, body=topic.title, url=f"/topics/{topic.id}")
     search_index.search_changed(session, SEARCH_TYPE, [topic.id])
     await comments.topic_changed(session, topic.id)  # comments carry the topic's state as a search facet
     return record

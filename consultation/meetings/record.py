@@ -29,7 +29,7 @@ from consultation.meetings.models import (
     SignupStatus,
 )
 from consultation.meetings.services import lock_meeting, meeting_url, set_state_if
-from consultation.notifications.services import notify
+from consultation.notifications.services import notify_many
 from consultation.policy import Actor, require
 from consultation.validation import check_length
 
@@ -200,7 +200,6 @@ async def _publish(session: AsyncSession, actor: Actor, meeting: Meeting) -> Non
         MeetingSignup.meeting_id == meeting.id, MeetingSignup.status == SignupStatus.confirmed))).all())
     people |= set((await session.scalars(select(MeetingAttendee.user_id).where(
         MeetingAttendee.meeting_id == meeting.id, MeetingAttendee.present.is_(True)))).all())
-    for user_id in sorted(u for u in people if u is not None and u != actor.user_id):
-        await notify(session, user_id, "meeting.minutes", MINUTES_TITLE, body=meeting.title,
-                     url=meeting_url(meeting) + "#minutes")
+    await notify_many(session, sorted(u for u in people if u is not None and u != actor.user_id), "meeting.minutes",
+                      MINUTES_TITLE, body=meeting.title, url=meeting_url(meeting) + "#minutes")
 

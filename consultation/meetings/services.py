@@ -9,6 +9,7 @@ validate, check permissions through the policy, audit every change and only ``fl
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +39,7 @@ from consultation.meetings.models import (
     SignupStatus,
 )
 from consultation.meetings.queries import AGENDA_TOPIC_STATES
-from consultation.notifications.services import notify
+from consultation.notifications.services import notify, notify_many
 from consultation.policy import Actor, require
 from consultation.validation import check_length
 
@@ -116,9 +117,8 @@ async def update_meeting(session: AsyncSession, actor: Actor, meeting: Meeting, 
     await audit.record(session, "meeting.updated", "meeting", meeting.id, actor_id=actor.user_id, ip=actor.ip,
                        before=before, after=_snapshot(meeting))
     if moved:
-        for user_id in await _active_people(session, meeting.id):
-            await notify(session, user_id, "meeting.changed", CHANGED_TITLE, body=meeting.title,
-                         url=meeting_url(meeting), email=True)
+        await notify_many(session, await _active_people(session, meeting.id), "meeting.changed", CHANGED_TITLE,
+                          body=meeting.title, url=meeting_url(meeting), email=True)
     await _promote(session, meeting, actor)
     return meeting
 
@@ -137,9 +137,8 @@ async def cancel_meeting(session: AsyncSession, actor: Actor, meeting: Meeting, 
     await audit.record(session, "meeting.cancelled", "meeting", meeting.id, actor_id=actor.user_id, ip=actor.ip,
                        before={"state": MeetingState.scheduled.value},
                        after={"state": MeetingState.cancelled.value, "reason": reason})
-    for user_id in await _active_people(session, meeting.id):
-        await notify(session, user_id, "meeting.cancelled", CANCELLED_TITLE, body=meeting.title,
-                     url=meeting_url(meeting), email=True)
+    await notify_many(session, await _active_people(session, meeting.id), "meeting.cancelled", CANCELLED_TITLE,
+                      body=meeting.title, url=meeting_url(meeting), email=True)
     return meeting
 
 
@@ -222,12 +221,14 @@ async def send_due_reminders(session: AsyncSession, now: datetime | None = None)
     titles = dict((await session.execute(
         select(Meeting.id, Meeting.title).where(Meeting.id.in_({meeting_id for _, meeting_id in rows}))
     )).all()) if rows else {}
+    people: dict[int, list[int]] = defaultdict(list)
     for user_id, meeting_id in rows:
-        await notify(session, user_id, "meeting.reminder", REMINDER_TITLE, body=titles[meeting_id],
-                     url=f"/meetings/{meeting_id}", email=True)
-    for meeting_id in sorted({meeting_id for _, meeting_id in rows}):
+        people[meeting_id].append(user_id)
+    for meeting_id in sorted(people):
+        await notify_many(session, people[meeting_id], "meeting.reminder", REMINDER_TITLE, body=titles[meeting_id],
+                          url=f"/meetings/{meeting_id}", email=True)
         await audit.record(session, "meeting.reminded", "meeting", meeting_id,
-                           after={"people": sum(1 for _, m in rows if m == meeting_id)})
+                           after={"people": len(people[meeting_id])})
     await session.flush()
     return len(rows)
 

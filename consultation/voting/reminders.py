@@ -15,7 +15,7 @@ from consultation import audit
 from consultation.accounts.models import User
 from consultation.db import utcnow
 from consultation.errors import N_, DomainError
-from consultation.notifications.services import notify
+from consultation.notifications.services import notify_many
 from consultation.voting import services
 from consultation.voting.models import Poll, PollState, PollVoter
 
@@ -52,13 +52,13 @@ async def send_vote_reminders(session: AsyncSession, now: datetime | None = None
     titles = dict((await session.execute(
         select(Poll.id, Poll.title).where(Poll.id.in_({poll_id for poll_id, _, _ in rows})))).all())
     per_poll: dict[int, int] = defaultdict(int)
+    people: dict[int, list[int]] = defaultdict(list)
     for poll_id, user_id, household_id in rows:
-        people = [user_id] if user_id is not None else members.get(household_id or 0, [])
-        for person in people:
-            await notify(session, person, "poll.reminder", REMINDER_TITLE, body=titles[poll_id],
-                         url=f"/polls/{poll_id}", email=True)
+        people[poll_id] += [user_id] if user_id is not None else members.get(household_id or 0, [])
         per_poll[poll_id] += 1
     for poll_id in sorted(per_poll):
+        await notify_many(session, people[poll_id], "poll.reminder", REMINDER_TITLE, body=titles[poll_id],
+                          url=f"/polls/{poll_id}", email=True)
         await audit.record(session, "poll.reminded", "poll", poll_id, after={"entries": per_poll[poll_id]})
     return len(rows)
 

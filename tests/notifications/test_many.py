@@ -1,0 +1,72 @@
+"""notify_many: many people told in a few statements, each once, emails only to those with an address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from consultation.db import utcnow
+from consultation.notifications import services
+from consultation.notifications.models import Notification
+from consultation.notifications.services import MESSAGE_TOPIC, notify_many
+from consultation.outbox import OutboxMessage
+from tests.factories import make_city, make_user
+from tests.web.test_query_counts import statements
+
+
+async def _told(db: AsyncSession, kind: str) -> list[tuple[int, str, str, str | None]]:
+    return [tuple(row) for row in (await db.execute(
+        select(Notification.user_id, Notification.title, Notification.body, Notification.url)
+        .where(Notification.kind == kind).order_by(Notification.user_id))).all()]
+
+
+async def _emails(db: AsyncSession) -> list[dict[str, Any]]:
+    return list((await db.scalars(select(OutboxMessage.payload).where(OutboxMessage.topic == MESSAGE_TOPIC)
+                                  .order_by(OutboxMessage.id))).all())
+
+
+async def test_each_person_is_told_once_and_emailed_only_with_an_address(db: AsyncSession) -> None:
+    city = await make_city(db)
+    mailed = await make_user(db, area=city.community_a, email="mailed@example.org")
+    no_address = await make_user(db, area=city.community_a)
+    gone = await make_user(db, area=city.community_a, email="gone@example.org")
+    gone.deleted_at = utcnow()
+    await db.flush()
+    told = await notify_many(db, [mailed.id, no_address.id, mailed.id, gone.id], "test.many", "Poll closes soon",
+                             body="加装电梯", url="/polls/7", email=True)
+    assert told == 3
+    assert await _told(db, "test.many") == sorted(
+        (user.id, "Poll closes soon", "加装电梯", "/polls/7") for user in (mailed, no_address, gone))
+    emails = await _emails(db)
+    assert [(e["recipient"], e["subject"], e["body"], e["url"]) for e in emails] == [
+        ("mailed@example.org", "Poll closes soon", "加装电梯", "/polls/7")]
+
+
+async def test_without_email_nothing_is_queued_and_no_one_is_no_statement(db: AsyncSession,
+                                                                           connection: AsyncConnection) -> None:
+    city = await make_city(db)
+    user = await make_user(db, area=city.community_a, email="a@example.org")
+    assert await notify_many(db, [user.id], "test.quiet", "In-app only") == 1
+    assert await _emails(db) == []
+    with statements(connection) as seen:
+        assert await notify_many(db, [], "test.none", "Nobody", email=True) == 0
+    assert seen == []
+
+
+async def test_statements_do_not_grow_with_the_people_told(db: AsyncSession, connection: AsyncConnection,
+                                                         monkeypatch: Any) -> None:
+    city = await make_city(db)
+    people = [await make_user(db, area=city.community_a, email=f"p{i}@example.org") for i in range(30)]
+    counts = []
+    for n in (3, 30):
+        with statements(connection) as seen:
+            await notify_many(db, [p.id for p in people[:n]], f"test.count{n}", "Title", email=True)
+        counts.append(len(seen))
+    assert counts == [3, 3]  # the notifications, the addresses, the emails: however many people
+    monkeypatch.setattr(services, "NOTIFY_CHUNK", 7)  # 30 people in five chunks: every one told, once
+    assert await notify_many(db, [p.id for p in people], "test.chunks", "Title", email=True) == 30
+    assert await db.scalar(select(func.count()).select_from(Notification)
+                           .where(Notification.kind == "test.chunks")) == 30
+    assert sum(1 for e in await _emails(db) if e["subject"] == "Title") == 3 + 30 + 30
