@@ -75,6 +75,14 @@ def _instant(value: str) -> float:
     return base.timestamp() + float(f"0.{match.group(2) or 0}")
 
 
+def _milliseconds(value: str) -> float | None:
+    """A duration of Meilisearch's progress trace (``"1.20s"``, ``"14.20ms"``, ``"850.00µs"``) in milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(s|ms|µs|ns)", str(value))
+    if match is None:
+        return None
+    return round(float(match.group(1)) * {"s": 1000, "ms": 1, "µs": 1e-3, "ns": 1e-6}[match.group(2)], 2)
+
+
 class MeiliReader:
     def __init__(self, url: str, key: str, index: str) -> None:
         self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=5.0,
@@ -109,6 +117,34 @@ class MeiliReader:
         response.raise_for_status()
         return [(_instant(t["finishedAt"]) - _instant(t["enqueuedAt"])) for t in response.json()["results"]
                 if t.get("finishedAt") and t.get("enqueuedAt")]
+
+    def slowest_task(self, types: str, limit: int, steps: int = 6) -> dict[str, Any] | None:
+        """Where the slowest of the latest ``limit`` finished tasks of ``types`` spent its time: waiting for an
+        earlier batch (enqueued to started) or in its own batch (started to finished), what that batch held, and
+        the batch's ``steps`` longest steps of Meilisearch's own progress trace (an outlier explained, not only
+        counted)."""
+        response = self.http.get("/tasks", params={"types": types, "statuses": "succeeded", "limit": limit})
+        response.raise_for_status()
+        tasks = [t for t in response.json()["results"] if t.get("finishedAt") and t.get("startedAt")]
+        if not tasks:
+            return None
+        task = max(tasks, key=lambda t: _instant(t["finishedAt"]) - _instant(t["enqueuedAt"]))
+        found: dict[str, Any] = {
+            "task": task["uid"], "enqueued_at": task["enqueuedAt"],
+            "waited_ms": round((_instant(task["startedAt"]) - _instant(task["enqueuedAt"])) * 1000, 1),
+            "ran_ms": round((_instant(task["finishedAt"]) - _instant(task["startedAt"])) * 1000, 1),
+        }
+        if task.get("batchUid") is not None:
+            batch = self.http.get(f"/batches/{task['batchUid']}")
+            if batch.status_code == 200:
+                stats = batch.json().get("stats", {})
+                trace = {name: _milliseconds(value) for name, value in (stats.get("progressTrace") or {}).items()}
+                leaves = {name: ms for name, ms in trace.items() if ms is not None
+                          and not any(other.startswith(name + " > ") for other in trace)}
+                found |= {"batch": task["batchUid"], "batch_tasks": stats.get("totalNbTasks"),
+                          "batch_types": stats.get("types"),
+                          "longest_steps_ms": dict(sorted(leaves.items(), key=lambda kv: -kv[1])[:steps])}
+        return found
 
     def stats(self) -> dict[str, Any]:
         response = self.http.get(f"/indexes/{self.index}/stats")

@@ -181,6 +181,7 @@ def index_lag(ctx: RunContext, writes: int = 50, give_up_s: float = 30.0) -> Sce
     visitor = Visitor(ctx.base_url)
     reader = MeiliReader(ctx.meili_url, ctx.meili_key, ctx.meili_index)
     lags: list[float] = []
+    lagged: list[int] = []  # which write each lag is of (0: the first)
     write_ms: list[float] = []
     missing: list[int] = []
     try:
@@ -196,7 +197,9 @@ def index_lag(ctx: RunContext, writes: int = 50, give_up_s: float = 30.0) -> Sce
                 time.sleep(0.01)
             else:
                 lags.append((time.perf_counter() - acknowledged) * 1000)
+                lagged.append(n)
         meili_s = reader.task_seconds("documentAdditionOrUpdate", writes)
+        slowest_task = reader.slowest_task("documentAdditionOrUpdate", writes)
         diagnosis = asyncio.run(_diagnose_missing(ctx.database_url, missing))
     finally:
         visitor.close()
@@ -210,6 +213,8 @@ def index_lag(ctx: RunContext, writes: int = 50, give_up_s: float = 30.0) -> Sce
         "lag_mean_ms": _round(statistics.fmean(lags) if lags else None),
         "write_p50_ms": _round(_percentile(write_ms, 50)), "write_p99_ms": _round(_percentile(write_ms, 99)),
         "meili_task_p50_ms": _round(_percentile(meili_ms, 50)), "meili_task_p99_ms": _round(_percentile(meili_ms, 99)),
+        "slowest_write": ({"write": lagged[lags.index(max(lags))], "lag_ms": _round(max(lags))} if lags else None),
+        "meili_slowest_task": slowest_task,
     }
     return ScenarioResult("index_lag", "probe", {"writes": writes, "sequential": True, "poll_interval_ms": 10,
                                                  "path": "POST /topics/new, then GET Meilisearch document"},
