@@ -226,3 +226,18 @@ async def test_meilisearch_outage_falls_back_and_loses_nothing(
     assert meili_settings.meili_url and meili_settings.meili_master_key
     await asyncio.to_thread(drop_indexes, meili_settings.meili_url, meili_settings.meili_master_key,
                             meili_settings.meili_index_prefix)
+
+
+async def test_the_live_index_is_configured_as_index_settings_says(meili_app: Starlette, db: Any) -> None:
+    """Proximity by attribute (indexing a surge's comments costs a quarter less), the document types'
+    facets filterable and the texts read as Chinese."""
+    await make_city(db)
+    assert await drain(meili_app, db) >= 1
+    indexer = indexer_of(meili_app)
+    gateway = indexer.gateway
+    assert gateway is not None
+    index = gateway._client().index(gateway.live_index)
+    settings = await asyncio.to_thread(index.get_settings)
+    assert settings["proximityPrecision"] == "byAttribute"
+    assert set(settings["filterableAttributes"]) == set(indexer.registry.filterable())
+    assert settings["localizedAttributes"] == [{"attributePatterns": ["title", "body", "keywords"], "locales": ["cmn"]}]
