@@ -83,6 +83,18 @@ def _milliseconds(value: str) -> float | None:
     return round(float(match.group(1)) * {"s": 1000, "ms": 1, "µs": 1e-3, "ns": 1e-6}[match.group(2)], 2)
 
 
+def _own_times(trace: dict[str, str], steps: int) -> dict[str, float]:
+    """The ``steps`` longest steps of a progress trace by their own time: a step's duration less its direct
+    sub-steps' (a parent whose sub-steps are short spent the time itself, untraced)."""
+    durations = {name: ms for name, value in trace.items() if (ms := _milliseconds(value)) is not None}
+    own = dict(durations)
+    for name, ms in durations.items():
+        parent = name.rpartition(" > ")[0]
+        if parent in own:
+            own[parent] -= ms
+    return {name: round(ms, 2) for name, ms in sorted(own.items(), key=lambda kv: -kv[1])[:steps]}
+
+
 class MeiliReader:
     def __init__(self, url: str, key: str, index: str) -> None:
         self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=5.0,
@@ -118,6 +130,12 @@ class MeiliReader:
         return [(_instant(t["finishedAt"]) - _instant(t["enqueuedAt"])) for t in response.json()["results"]
                 if t.get("finishedAt") and t.get("enqueuedAt")]
 
+    def unfinished_tasks(self) -> int:
+        """Meilisearch's tasks enqueued or running, of every index."""
+        response = self.http.get("/tasks", params={"statuses": "enqueued,processing", "limit": 1})
+        response.raise_for_status()
+        return int(response.json()["total"])
+
     def slowest_task(self, types: str, limit: int, steps: int = 6) -> dict[str, Any] | None:
         """Where the slowest of the latest ``limit`` finished tasks of ``types`` spent its time: waiting for an
         earlier batch (enqueued to started) or in its own batch (started to finished), what that batch held, and
@@ -138,12 +156,9 @@ class MeiliReader:
             batch = self.http.get(f"/batches/{task['batchUid']}")
             if batch.status_code == 200:
                 stats = batch.json().get("stats", {})
-                trace = {name: _milliseconds(value) for name, value in (stats.get("progressTrace") or {}).items()}
-                leaves = {name: ms for name, ms in trace.items() if ms is not None
-                          and not any(other.startswith(name + " > ") for other in trace)}
                 found |= {"batch": task["batchUid"], "batch_tasks": stats.get("totalNbTasks"),
                           "batch_types": stats.get("types"),
-                          "longest_steps_ms": dict(sorted(leaves.items(), key=lambda kv: -kv[1])[:steps])}
+                          "longest_steps_ms": _own_times(stats.get("progressTrace") or {}, steps)}
         return found
 
     def stats(self) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from urllib.parse import urlencode
 import asyncpg
 import httpx
 
-from bench.scenarios import RunContext, Scenario, ScenarioResult, register
+from bench.scenarios import RunContext, Scenario, ScenarioResult, index_settled, register
 from bench.seed import CAMPAIGNS, SeededRound, _advance_sequences, campaign_variants, comment_body, copy_rows
 from bench.votes import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, _lua_string, _token_hash, session_cookie_value
 from bench.wrk import DONE_HOOK, LUA_THREADS_AND_CLOCK, LoadResult, finish, run_script, run_wrk, start, wrk_threads
@@ -454,8 +454,11 @@ def comment_surge(ctx: RunContext) -> ScenarioResult:
     else:
         load = run_script(ctx.base_url, script, duration=ctx.duration, concurrency=CONCURRENCY,
                           work_dir=ctx.work_dir, name="comment_surge", script_args=args)
+    ended = time.monotonic()
     log = _read_log(ctx, log_prefix)
     asyncio.run(wait_idle(ctx.database_url))  # requests wrk stopped waiting for still run to their end
+    settled = index_settled(ctx)
+    caught_up_s = None if settled is None else round(time.monotonic() - ended, 1)
     stored, wrong, joined, span = asyncio.run(_stored(ctx.database_url, seeded.round_id, last_id))
     check = check_surge(log, stored, wrong, joined, span)
     total = asyncio.run(_count(ctx.database_url, "SELECT count(*) FROM draft_comment WHERE round_id = $1",
@@ -475,7 +478,10 @@ def comment_surge(ctx: RunContext) -> ScenarioResult:
     if by_count:
         notes.append("wrk's req/s spans its whole run, including the wait for the last answers, and its read errors "
                      "include connections the server closed while they idled at the end: comments/s is the figure")
-    return ScenarioResult("comment_surge", "load", settings, load=load, figures=check.figures(),
+    notes.append("index_caught_up_s: from the surge's end until every comment was searchable (no search update "
+                 "waiting in the outbox, no Meilisearch task unfinished); None: not within 3 minutes")
+    return ScenarioResult("comment_surge", "load", settings, load=load,
+                          figures={**check.figures(), "index_caught_up_s": caught_up_s},
                           verdict="PASS" if not check.problems else "FAIL", notes=notes)
 
 

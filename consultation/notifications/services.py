@@ -100,7 +100,7 @@ async def notify_many(
                 .order_by(User.id))).all()
             await enqueue_many(session, MESSAGE_TOPIC, [
                 message_payload(channel=EMAIL, recipient=address, subject=title, body=body, locale=locale, url=url)
-                for _, address, locale in addresses])
+                for _, address, locale in addresses if address])
     await session.flush()
     return len(people)
 

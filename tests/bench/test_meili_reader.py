@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from bench.client import MeiliReader, _milliseconds
+from bench.client import MeiliReader, _milliseconds, _own_times
 
 
 def test_progress_trace_durations_in_milliseconds() -> None:
@@ -46,9 +46,19 @@ def test_the_slowest_task_is_split_into_waiting_and_running_with_its_batch_longe
     assert slowest is not None
     assert slowest["task"] == 7 and slowest["waited_ms"] == 1900 and slowest["ran_ms"] == 200
     assert slowest["batch"] == 3 and slowest["batch_tasks"] == 2
-    # only the leaves of the trace, longest first (a parent step holds its children's time)
+    # by their own time, longest first: a parent step holds its sub-steps' time, and keeps what they do not explain
     assert slowest["longest_steps_ms"] == {"processing tasks > indexing > post processing words": 120,
                                            "processing tasks > indexing > committing": 40}
+
+
+def test_a_parent_step_keeps_the_time_its_sub_steps_do_not_explain() -> None:
+    trace = {"processing tasks": "1.95s", "processing tasks > indexing": "1.94s",
+             "processing tasks > indexing > post processing words": "1.92s",
+             "processing tasks > indexing > post processing words > word fst": "17.57ms",
+             "processing tasks > indexing > finalizing": "2.00ms"}
+    assert _own_times(trace, 3) == {"processing tasks > indexing > post processing words": 1902.43,
+                                    "processing tasks > indexing": 18,
+                                    "processing tasks > indexing > post processing words > word fst": 17.57}
 
 
 def test_no_finished_task_and_a_batch_that_is_gone() -> None:
@@ -57,3 +67,13 @@ def test_no_finished_task_and_a_batch_that_is_gone() -> None:
              "finishedAt": "2026-11-28T03:00:01Z"}]
     slowest = _reader(only, {}).slowest_task("documentAdditionOrUpdate", 50)
     assert slowest == {"task": 1, "enqueued_at": "2026-11-28T03:00:00Z", "waited_ms": 0.0, "ran_ms": 1000.0}
+
+
+def test_unfinished_tasks_counts_the_enqueued_and_the_running() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url.params["statuses"] == "enqueued,processing"
+        return httpx.Response(200, json={"results": [{"uid": 3}], "total": 4})
+
+    reader = MeiliReader("http://meili.test", "key", "docs")
+    reader.http = httpx.Client(base_url="http://meili.test", transport=httpx.MockTransport(answer))
+    assert reader.unfinished_tasks() == 4
