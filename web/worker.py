@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import asyncpg
 from sqlalchemy import make_url, select
@@ -39,26 +40,45 @@ async def run_worker(settings: Settings, *, idle_seconds: float = 1.0) -> None:
     wake = asyncio.Event()
     listener = OutboxListener(settings.database_url, wake)
     try:
-        async with change_feed.following(settings.database_url, settings.change_feed):
-            await _drain_forever(services, periodic, listener, wake, idle_seconds)
+        async with change_feed.following(settings.database_url, settings.change_feed), jobs_alongside(periodic):
+            await _drain_forever(services, listener, wake, idle_seconds)
     finally:
         await listener.close()
         await services.close()
         await engine.dispose()
 
 
-async def _drain_forever(services: Services, periodic: Periodic, listener: OutboxListener, wake: asyncio.Event,
+@contextlib.asynccontextmanager
+async def jobs_alongside(periodic: Periodic, every_seconds: float = 1.0) -> AsyncIterator[asyncio.Task[None]]:
+    """The periodic jobs in a task of their own beside the outbox loop, so that a long one (reminding every
+    resident of a city-wide poll who has not voted) does not hold up search updates and messages meanwhile."""
+    async def forever() -> None:
+        while True:
+            await periodic.maybe_run()  # never raises; runs the jobs once a minute
+            await asyncio.sleep(every_seconds)
+
+    task = asyncio.create_task(forever(), name="periodic jobs")
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _drain_forever(services: Services, listener: OutboxListener, wake: asyncio.Event,
                          idle_seconds: float) -> None:
     while True:
         await listener.ensure()
-        await periodic.maybe_run()
+        # Cleared before the round, not after it: a row committed while the round runs (after its claim found
+        # nothing) is notified meanwhile, and that notification must cut the wait below short, not be cleared.
+        wake.clear()
         try:
             handled = await services.worker.run_once()
         except Exception:
             log.exception("outbox round failed; retrying")
             handled = 0
         if handled == 0:
-            wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(idle_seconds):
                     await wake.wait()
