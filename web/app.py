@@ -111,13 +111,13 @@ async def _run_worker(services: Services) -> None:
     periodic = Periodic(services.worker.sessionmaker, receipt_key=services.settings.secret_key.encode("utf-8"))
     while True:
         await periodic.maybe_run()
+        services.wake.clear()  # before the round: a commit during it still cuts the wait short (web.worker)
         try:
             handled = await services.worker.run_once()
         except Exception:  # the database may be restarting: keep the loop alive and retry
             log.exception("outbox worker round failed")
             handled = 0
         if handled == 0:
-            services.wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1.0):
                     await services.wake.wait()
