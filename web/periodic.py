@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from consultation.deliberation.photos import purge_stale_uploads
 from consultation.meetings.services import send_due_reminders
-from consultation.voting.reminders import close_due_polls, send_vote_reminders
+from consultation.voting.reminders import CLOSE_BATCH, REMINDER_BATCH, close_due_polls, send_vote_reminders
 from web.settings import from_env
 
 log = logging.getLogger(__name__)
@@ -21,13 +21,15 @@ log = logging.getLogger(__name__)
 Job = Callable[[AsyncSession], Awaitable[int]]
 
 
-def jobs(receipt_key: bytes) -> tuple[tuple[str, Job], ...]:
-    """The jobs; closing polls unseals secret ballots, so it takes the receipt key (settings.secret_key)."""
+def jobs(receipt_key: bytes) -> tuple[tuple[str, Job, int | None], ...]:
+    """The jobs, each with the batch it does per transaction (None: all at once); a job that did a full batch
+    runs again at once, in a new transaction. Closing polls unseals secret ballots, so it takes the receipt key
+    (settings.secret_key)."""
     return (
-        ("meeting reminders", send_due_reminders),
-        ("stale photo uploads", purge_stale_uploads),  # photos uploaded with a form that was never sent
-        ("poll closing", functools.partial(close_due_polls, receipt_key=receipt_key)),
-        ("poll reminders", send_vote_reminders),
+        ("meeting reminders", send_due_reminders, None),
+        ("stale photo uploads", purge_stale_uploads, None),  # photos uploaded with a form that was never sent
+        ("poll closing", functools.partial(close_due_polls, receipt_key=receipt_key), CLOSE_BATCH),
+        ("poll reminders", functools.partial(send_vote_reminders, limit=REMINDER_BATCH), REMINDER_BATCH),
     )
 
 
@@ -46,11 +48,14 @@ class Periodic:
         if now - self._last < self.interval:
             return
         self._last = now
-        for name, job in self.jobs:
+        for name, job, batch in self.jobs:
             try:
-                async with self.sessionmaker() as session, session.begin():
-                    done = await job(session)
-                if done:
-                    log.info("%s: %d done", name, done)
+                while True:
+                    async with self.sessionmaker() as session, session.begin():
+                        done = await job(session)
+                    if done:
+                        log.info("%s: %d done", name, done)
+                    if batch is None or done < batch:  # a full batch: there may be more
+                        break
             except Exception:  # the database may be restarting: try again next round
                 log.exception("periodic job %s failed", name)

@@ -24,18 +24,30 @@ log = logging.getLogger(__name__)
 REMINDER_LEAD = timedelta(hours=24)
 REMINDER_TITLE = N_("A poll you can vote in closes soon")
 CLOSE_BATCH = 20
+# Roll entries reminded per transaction. A reminder locks its entries until it commits, and a ballot cast on one
+# meanwhile waits for that: in batches of this size the wait stays short during a vote storm (the worker runs the
+# job again at once while batches come back full, ``web.periodic``).
+REMINDER_BATCH = 500
 
 
-async def send_vote_reminders(session: AsyncSession, now: datetime | None = None) -> int:
+async def send_vote_reminders(session: AsyncSession, now: datetime | None = None, *,
+                              limit: int = REMINDER_BATCH) -> int:
     """Notify each roll entry that has not voted, once, when its poll closes within ``REMINDER_LEAD``
-    (for household polls: every verified resident bound to the household). ``reminded_at`` is set by
-    one conditional UPDATE, and only the rows this run set are notified. Returns the entries reminded."""
+    (for household polls: every verified resident bound to the household), at most ``limit`` entries per
+    call. ``reminded_at`` is set by one conditional UPDATE, and only the rows this run set are notified; on
+    PostgreSQL entries locked by a ballot being cast are skipped (that voter is voting). Returns the entries
+    reminded: ``limit`` means there may be more."""
     now = now or utcnow()
     due = select(Poll.id).where(Poll.state == PollState.open, Poll.closes_at > now,
                                 Poll.closes_at <= now + REMINDER_LEAD)
+    pending = (PollVoter.poll_id.in_(due), PollVoter.voted_at.is_(None), PollVoter.reminded_at.is_(None))
+    # Chosen once, in a materialized CTE: as an IN subquery PostgreSQL may run it again for the join and take
+    # other rows each time, so more than ``limit`` were updated.
+    batch = (select(PollVoter.id).where(*pending).order_by(PollVoter.id).limit(limit)
+             .with_for_update(skip_locked=True).cte("reminder_batch").prefix_with("MATERIALIZED"))
     rows = (await session.execute(
         update(PollVoter)
-        .where(PollVoter.poll_id.in_(due), PollVoter.voted_at.is_(None), PollVoter.reminded_at.is_(None))
+        .where(PollVoter.id.in_(select(batch.c.id)), *pending)
         .values(reminded_at=now)
         .returning(PollVoter.poll_id, PollVoter.user_id, PollVoter.household_id)
         .execution_options(synchronize_session=False))).all()

@@ -210,3 +210,32 @@ async def test_the_periodic_runner_closes_with_the_app_key(sessionmaker: Any, db
     await Periodic(sessionmaker, receipt_key=APP_KEY).maybe_run()
     await db.refresh(poll)
     assert poll.state.value == "closed" and poll.result is not None and poll.result["ballots"] == 1
+
+
+async def test_reminders_go_in_batches_and_each_person_once(db: Any) -> None:
+    from consultation.notifications.models import Notification
+    world = await make_world(db)
+    poll = await make_poll(db, world)
+    roll = len((await db.scalars(select(PollVoter.id).where(PollVoter.poll_id == poll.id))).all())
+    assert roll >= 3
+    soon = poll.closes_at - timedelta(hours=12)
+    assert await reminders.send_vote_reminders(db, now=soon, limit=roll - 1) == roll - 1  # full: maybe more
+    assert await reminders.send_vote_reminders(db, now=soon, limit=roll - 1) == 1
+    assert await reminders.send_vote_reminders(db, now=soon, limit=roll - 1) == 0
+    told = (await db.scalars(select(Notification.user_id).where(Notification.kind == "poll.reminder"))).all()
+    assert len(told) == len(set(told)) == roll
+
+
+async def test_the_periodic_runner_runs_a_job_again_while_its_batches_come_back_full(
+        sessionmaker: Any, db: Any, monkeypatch: Any) -> None:
+    import web.periodic
+    from consultation.notifications.models import Notification
+    world = await make_world(db)
+    poll = await make_poll(db, world)
+    await move_closing(db, poll, utcnow() + timedelta(hours=12))
+    roll = len((await db.scalars(select(PollVoter.id).where(PollVoter.poll_id == poll.id))).all())
+    await db.commit()
+    monkeypatch.setattr(web.periodic, "REMINDER_BATCH", 2)  # a roll of 4 or more: two batches or more, one round
+    await web.periodic.Periodic(sessionmaker, receipt_key=APP_KEY).maybe_run()
+    told = (await db.scalars(select(Notification.user_id).where(Notification.kind == "poll.reminder"))).all()
+    assert len(told) == len(set(told)) == roll >= 3
