@@ -12,7 +12,8 @@ from consultation.notifications import services
 from consultation.notifications.models import Notification
 from consultation.notifications.services import MESSAGE_TOPIC, notify_many
 from consultation.outbox import OutboxMessage
-from tests.factories import make_city, make_user
+from tests.conftest import WebClient
+from tests.factories import PASSWORD, identifier, make_city, make_user
 from tests.web.test_query_counts import statements
 
 
@@ -70,3 +71,17 @@ async def test_statements_do_not_grow_with_the_people_told(db: AsyncSession, con
     assert await db.scalar(select(func.count()).select_from(Notification)
                            .where(Notification.kind == "test.chunks")) == 30
     assert sum(1 for e in await _emails(db) if e["subject"] == "Title") == 3 + 30 + 30
+
+
+async def test_the_centre_shows_a_notification_told_to_many(client: WebClient, db: AsyncSession) -> None:
+    city = await make_city(db)
+    reader = await make_user(db, area=city.community_a)
+    other = await make_user(db, area=city.community_a)
+    await notify_many(db, [other.id, reader.id], "poll.reminder", "A poll you can vote in closes soon",
+                      body="是否同意加装电梯", url="/polls/7")
+    await client.login(identifier(reader), PASSWORD)
+    page = await client.get("/notifications")
+    assert page.status_code == 200
+    assert "您可以参加的一项表决即将截止" in page.text  # the title, translated for the reader
+    assert "是否同意加装电梯" in page.text
+    assert '<span class="count-badge">1<' in (await client.get("/")).text  # unread, counted once
