@@ -11,7 +11,8 @@ that read a round with its seeded comments present (``scale.round_comments``: 80
   ``POST /rounds/{round}/comments``. About 30% of the texts repeat the seeded campaigns on their
   provision (so they join those groups, as a real campaign does); the rest are new texts spread over the
   articles. At city scale it runs until ``scale.surge_comments`` (80,000) comments are sent; at small
-  scale for ``--duration`` seconds (at most ``surge_comments``). Afterwards the database is checked:
+  scale for ``--duration`` seconds (at most ``surge_comments``). Before it, other residents post comments
+  for ``--warmup`` seconds (not counted), as every load scenario is warmed. Afterwards the database is checked:
   every acknowledged comment is stored, nothing more than was sent, and every group's ``group_size``
   matches its members.
 """
@@ -19,6 +20,7 @@ that read a round with its seeded comments present (``scale.round_comments``: 80
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -43,6 +45,7 @@ from bench.wrk import DONE_HOOK, LUA_THREADS_AND_CLOCK, LoadResult, finish, run_
 
 CONCURRENCY = 64  # issue 4 / issue 6: the surge runs at concurrency 64 whatever --concurrency says
 MAX_SURGE_S = 3600  # wrk's -d when the surge is bounded by its count (city scale)
+WARMUP_COMMENTS_PER_S = 1000  # comments ready for each second of the warm-up (more than a surge posts)
 CAMPAIGN_SHARE = 0.3
 ACCEPTED = (200, 201, 303)  # the API answers 201 (or 200 for a repeat); the form redirects
 
@@ -138,13 +141,24 @@ local origin = %(origin)s
 local content_type = %(content_type)s
 local accept = %(accept)s
 """ + LUA_THREADS_AND_CLOCK + r"""
-local lines = {}  -- this thread's share: {index, cookie header, csrf token, body}
+local lines  -- this thread's share: {index, cookie header, csrf token, body}
+local data, nthreads
 local next_request = 0
 local sent, answered = 0, 0
 local log
 
 function init(args)
-  local data, prefix, nthreads = args[1], args[2], tonumber(args[3])
+  local prefix
+  data, prefix, nthreads = args[1], args[2], tonumber(args[3])
+  log = io.open(prefix .. "." .. (id or 0) .. ".log", "w")
+  log:setvbuf("line")
+end
+
+-- Read on the thread's first delay(), in the thread itself, not in init(): wrk runs each thread's init() in
+-- turn and starts that thread at once, so a share read there would start the first thread while the next
+-- one still reads its own (a second, for 80,000 comments), at half the concurrency.
+local function load()
+  lines = {}
   local me = id or 0
   for line in io.lines(data) do
     local index, session, csrf, body = line:match("^(%%d+)\t(%%S+)\t(%%S+)\t(.+)$")
@@ -153,11 +167,10 @@ function init(args)
                            csrf, body})
     end
   end
-  log = io.open(prefix .. "." .. me .. ".log", "w")
-  log:setvbuf("line")
 end
 
 function delay()
+  if lines == nil then load() end
   if next_request >= #lines then return 3600000 end  -- nothing left to send: idle until the run is stopped
   return arm(0)
 end
@@ -418,6 +431,33 @@ def _until_sent(ctx: RunContext, script: str, args: list[str], count: int, prefi
     return finish(process, ctx.work_dir, "comment_surge", 60)
 
 
+def _warm_up(ctx: RunContext, script: str, seeded: SeededRound, campaigns: list[tuple[int | None, str]],
+             surge_users: int, seconds: float, *, api: bool) -> dict[str, Any]:
+    """Comments posted for ``seconds`` before the surge, as every load scenario is warmed with its own load: the
+    app processes' connections, prepared statements and caches are then as a surge into a round that people are
+    already commenting on finds them. They come from the residents after the surge's own (from the first ones
+    again at a scale with fewer residents), with texts of their own, and are not counted: the check counts the
+    comments stored after them."""
+    n = max(1, int(WARMUP_COMMENTS_PER_S * seconds))
+    users = [(surge_users + k) % seeded.residents + 1 for k in range(n)]
+    sessions = asyncio.run(_sessions(ctx.database_url, users, ctx.extra["secret_key"], "bench comment surge warm-up"))
+    csrf = [secrets.token_urlsafe(24) for _ in users]
+    comments = surge_comments(n, seeded, campaigns, random.Random(6))
+    rows = [(k, sessions[k], csrf[k], payload(dataclasses.replace(comment, token=f"warm-{k}"), csrf[k], api=api))
+            for k, comment in enumerate(comments)]
+    data_path = ctx.work_dir / "comment_surge.warmup.comments.tsv"
+    data_path.write_text(data_lines(rows), encoding="utf-8")
+    os.chmod(data_path, 0o600)  # live session tokens
+    prefix = ctx.work_dir / "comment_surge.warmup.client"
+    for old in ctx.work_dir.glob(f"{prefix.name}.*.log"):
+        old.unlink()
+    run_script(ctx.base_url, script, duration=seconds, concurrency=CONCURRENCY, work_dir=ctx.work_dir,
+               name="comment_surge.warmup", script_args=[str(data_path), str(prefix), str(wrk_threads(CONCURRENCY))])
+    log = _read_log(ctx, prefix)
+    acknowledged = check_surge(log, 0, 0, 0, None).acknowledged
+    return {"seconds": seconds, "sent": len(log.sent), "acknowledged": acknowledged}
+
+
 def comment_surge(ctx: RunContext) -> ScenarioResult:
     seeded = _round(ctx)
     count = seeded.surge_comments
@@ -430,7 +470,6 @@ def comment_surge(ctx: RunContext) -> ScenarioResult:
     campaigns, _ = asyncio.run(_campaigns(ctx.database_url, seeded.round_id))
     comments = surge_comments(count + 1, seeded, campaigns, rng)
     api, endpoint = _endpoint(ctx, seeded.round_id, _cookie(sessions[0], csrf[0]), csrf[0], comments[0])
-    _, last_id = asyncio.run(_campaigns(ctx.database_url, seeded.round_id))
     rows = [(k, sessions[1 + k % (len(users) - 1)], csrf[1 + k % (len(users) - 1)],
              payload(comments[k + 1], csrf[1 + k % (len(users) - 1)], api=api)) for k in range(count)]
     data_path = ctx.work_dir / "comment_surge.comments.tsv"
@@ -442,12 +481,11 @@ def comment_surge(ctx: RunContext) -> ScenarioResult:
         old.unlink()
     warmup = float(ctx.extra.get("warmup", 0))
     read = f"/api/v1/rounds/{seeded.round_id}" if api else f"/rounds/{seeded.round_id}"
-    if warmup > 0:  # a light read, so no queue of heavy pages is left in the server when the surge starts
-        run_wrk(ctx.base_url, [read], duration=warmup, concurrency=CONCURRENCY, work_dir=ctx.work_dir,
-                name="comment_surge.warmup", headers=ctx.anonymous_headers)
-    idle_s = asyncio.run(wait_idle(ctx.database_url))
     path = f"/api/v1/rounds/{seeded.round_id}/comments" if api else f"/rounds/{seeded.round_id}/comments"
     script = surge_lua(path, ctx.base_url, api=api, filler=read)
+    warmed = _warm_up(ctx, script, seeded, campaigns, len(users), warmup, api=api) if warmup > 0 else None
+    idle_s = asyncio.run(wait_idle(ctx.database_url))
+    _, last_id = asyncio.run(_campaigns(ctx.database_url, seeded.round_id))  # the check counts from here
     args = [str(data_path), str(log_prefix), str(wrk_threads(CONCURRENCY))]
     if by_count:
         load = _until_sent(ctx, script, args, count, log_prefix)
@@ -467,11 +505,12 @@ def comment_surge(ctx: RunContext) -> ScenarioResult:
                 "bounded_by": f"count ({count:,} comments, at most {MAX_SURGE_S} s)" if by_count
                 else f"duration ({ctx.duration} s, at most {count:,} comments)",
                 "campaign_share": CAMPAIGN_SHARE, "users": len(users) - 1, "prepared_s": round(prepared_s, 1),
-                "waited_for_idle_s": round(idle_s, 1)}
+                "waited_for_idle_s": round(idle_s, 1), "warmup": warmed}
     notes = [*check.problems,
              f"{check.acknowledged:,} comments acknowledged at {check.comments_per_s} comments/s (client), "
              f"{check.server_comments_per_s} comments/s (server); {check.joined_groups:,} joined a group",
-             f"the round held {seeded.comments:,} seeded comments before and {total:,} after",
+             f"the round held {seeded.comments:,} seeded comments before and {total:,} after"
+             + (f" ({warmed['acknowledged']:,} of them the warm-up's)" if warmed else ""),
              f"concurrency {CONCURRENCY} (fixed for this scenario); each request is another signed-in resident"]
     if by_count and check.sent < count:
         notes.append(f"the run ended before every comment was sent ({check.sent:,} of {count:,})")

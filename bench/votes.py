@@ -64,8 +64,9 @@ local origin = %(origin)s
 local cycle = %(cycle)s
 local twice_every = %(twice_every)d
 """ + LUA_THREADS_AND_CLOCK + r"""
-local voters = {}   -- this thread's share: {index, cookie header, csrf token, body}
+local voters        -- this thread's share: {index, cookie header, csrf token, body}
 local plan = {}     -- a storm's requests in order: {position in voters, attempt}
+local data, nthreads
 local next_request = 0
 local sent, answered = 0, 0
 local last_answer = 0
@@ -73,8 +74,18 @@ local per_thread = 1
 local log
 
 function init(args)
-  local data, prefix, nthreads = args[1], args[2], tonumber(args[3])
+  local prefix
+  data, prefix, nthreads = args[1], args[2], tonumber(args[3])
   per_thread = tonumber(args[4]) or 1
+  log = io.open(prefix .. "." .. (id or 0) .. ".log", "w")
+  log:setvbuf("line")
+end
+
+-- Read on the thread's first delay(), in the thread itself, not in init(): wrk runs each thread's init() in
+-- turn and starts that thread at once, so a share read there would start the first thread while the next
+-- one still reads its own.
+local function load()
+  voters = {}
   local me = id or 0
   for line in io.lines(data) do
     local index, session, csrf, choice = line:match("^(%%d+)\t(%%S+)\t(%%S+)\t(%%d+)$")
@@ -85,8 +96,6 @@ function init(args)
       if tonumber(index) %% twice_every == 0 then table.insert(plan, {#voters, 2}) end
     end
   end
-  log = io.open(prefix .. "." .. me .. ".log", "w")
-  log:setvbuf("line")
 end
 
 local function exhausted()  -- a storm sends its plan once; a drill goes round again (clients retrying)
@@ -94,6 +103,7 @@ local function exhausted()  -- a storm sends its plan once; a drill goes round a
 end
 
 function delay()
+  if voters == nil then load() end
   if exhausted() then return 3600000 end  -- nothing left: idle until the run ends
   -- more requests lost than connections and no answer for half a second: the server is down (a drill);
   -- retry every 250 ms instead of spinning through refused connections (each would take a voter)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,24 @@ def test_the_surge_script_posts_each_comment_exactly_once(counting_server: tuple
     assert len(posts) == len(comments) == sum(n for key, n in asked.items() if key.startswith("POST "))
     log = parse_surge_log("".join(p.read_text(encoding="utf-8") for p in tmp_path.glob("client.*.log")))
     assert len(log.sent) == len(comments) and finished(log, len(comments))
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench-tools)")
+def test_the_surge_threads_start_sending_together(counting_server: tuple[str, Counter[str]], tmp_path: Path) -> None:
+    """Each wrk thread reads its share of a large data file in itself: the second thread does not wait for the first
+    one's reading before it starts, so the surge is not measured at half its concurrency while it reads. (Read in
+    init(), the second thread started a reading's time after the first: a second for 80,000 comments.)"""
+    url, _ = counting_server
+    body = payload(Comment(None, "建议明确告知义务，" * 40, "t"), "c", api=True)
+    data = tmp_path / "comments.tsv"
+    data.write_text(data_lines([(k, f"s{k}", f"c{k}", body) for k in range(60_000)]), encoding="utf-8")
+    script = surge_lua("/api/v1/rounds/1/comments", url, api=True, filler="/api/v1/rounds/1")
+    launched = time.time()
+    run_script(url, script, duration=2, concurrency=4, work_dir=tmp_path, name="surge",
+               script_args=[str(data), str(tmp_path / "client"), "2"])
+    first = [parse_surge_log((tmp_path / f"client.{i}.log").read_text(encoding="utf-8")).sent[0] for i in (0, 1)]
+    reading = min(first) - launched  # the time a thread took to read its share (and wrk to start)
+    assert abs(first[1] - first[0]) < reading / 2
 
 
 def test_surge_bodies_for_the_api_and_the_form() -> None:
