@@ -9,7 +9,9 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2.environment import TemplateModule
+from jinja2.runtime import Context, Macro
 from markupsafe import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -125,8 +127,52 @@ def _values(request: Request, context: dict[str, Any] | None, csrf_token: str | 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
            status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     env: Environment = request.app.state.jinja
-    html = env.get_template(template).render(_values(request, context))
+    html = render_acyclic(env.get_template(template), _values(request, context))
     return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def render_acyclic(template: Template, values: dict[str, Any]) -> str:
+    """``template.render(values)``, leaving no reference cycle behind. A rendering's context and the macros the
+    template defines refer to each other, and the context holds the values: the request, its context and
+    everything its session loaded, which reference counting then could not free when the request ended. They
+    waited for the cyclic collector, whose passes grew with every page in flight."""
+    context = template.new_context(values)
+    try:
+        return template.environment.concat(template.root_render_func(context))
+    except Exception:
+        template.environment.handle_exception()
+    finally:
+        _unlink(template.environment, context)
+
+
+def _unlink(env: Environment, context: Context) -> None:
+    """Empty a rendering's context and those of the modules it imported ``with context`` (each such module's
+    macros and context refer to each other, and its context's parent is the page's values). A module imported
+    without context is built once and shared by every rendering: it is left as it is."""
+    pending, seen = [context], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for value in current.vars.values():
+            if isinstance(value, TemplateModule) and not _shared(env, value):
+                pending += [cell.cell_contents for macro in vars(value).values() if isinstance(macro, Macro)
+                            for cell in macro._func.__closure__ or () if _holds_context(cell)]
+        current.vars.clear()
+        current.exported_vars.clear()
+
+
+def _shared(env: Environment, module: TemplateModule) -> bool:
+    """A module imported without context: the one its template keeps for every rendering."""
+    return module.__name__ is not None and getattr(env.get_template(module.__name__), "_module", None) is module
+
+
+def _holds_context(cell: Any) -> bool:
+    try:
+        return isinstance(cell.cell_contents, Context)
+    except ValueError:  # an empty cell
+        return False
 
 
 # --- one page for every anonymous visitor ------------------------------------------------------------
@@ -160,7 +206,7 @@ async def render_for_anyone(request: Request, template: str, load: Callable[[], 
     env: Environment = request.app.state.jinja
 
     async def shared() -> SharedPage:  # as UTF-8 and gzip-compressed once, not on every visit
-        html = env.get_template(template).render(_values(request, await load(), csrf_token=_CSRF_STAND_IN))
+        html = render_acyclic(env.get_template(template), _values(request, await load(), csrf_token=_CSRF_STAND_IN))
         return SharedPage.of(html.encode(), _CSRF_STAND_IN_BYTES)
 
     page = await cache_of(request.app, cache).get_or_load(key, shared)

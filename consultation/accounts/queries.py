@@ -11,13 +11,15 @@ from consultation.areas.models import Area, Unit
 from consultation.errors import NotFound
 from consultation.policy import Actor, Grant
 
+_HOME = aliased(Area)  # built once: each aliased() call makes objects in reference cycles
+
 
 async def actor_for(session: AsyncSession, user: User | None, ip: str | None) -> Actor:
     if user is None:
         return Actor(ip=ip)
     # One statement on every signed-in request: the home area's path beside each grant, and one row of
     # NULL grant columns when there are none (the grants are joined onto a one-row source).
-    home = aliased(Area)
+    home = _HOME
     home_path = (select(home.path).where(home.id == user.home_area_id).scalar_subquery()
                  if user.home_area_id is not None else null())
     rows = (

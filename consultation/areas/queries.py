@@ -18,6 +18,9 @@ from consultation.table_cache import TableCache
 
 T = TypeVar("T")
 
+# Aliases are built once: each aliased() call makes a graph of a hundred objects in reference cycles.
+_DISTRICT, _BELOW, _CHILD, _COMMUNITY = aliased(Area), aliased(Area), aliased(Area), aliased(Area)
+
 
 @dataclass
 class Page(Generic[T]):
@@ -97,8 +100,7 @@ async def ancestors(session: AsyncSession, area: Area) -> list[Area]:
 
 async def district_overview(session: AsyncSession) -> list[tuple[Area, int, int]]:
     """Districts with how many streets and communities lie below each (one grouped query)."""
-    district = aliased(Area)
-    below = aliased(Area)
+    district, below = _DISTRICT, _BELOW
     rows = (
         await session.execute(
             select(
@@ -142,7 +144,7 @@ async def children_with_counts(session: AsyncSession, parent: Area) -> list[Chil
             )).all()
         )
     else:
-        child, community = aliased(Area), aliased(Area)
+        child, community = _CHILD, _COMMUNITY
         households = dict(
             (await session.execute(
                 select(child.id, func.count(Household.id))

@@ -20,6 +20,8 @@ from consultation.table_cache import TableCache
 
 LIST_LIMIT = 200
 
+_PARENT = aliased(Provision)  # built once: each aliased() call makes objects in reference cycles
+
 
 @dataclass
 class DraftRow:
@@ -146,7 +148,7 @@ def _article_parts_statement() -> Select[Provision]:
     previous = articles.where(Provision.position < position).order_by(Provision.position.desc()).limit(1)
     following = articles.where(Provision.position > position).order_by(Provision.position).limit(1)
     children = select(Provision.id).where(Provision.parent_id == article_id)
-    parent = aliased(Provision)
+    parent = _PARENT
     up = select(Provision.id, Provision.parent_id).where(Provision.id == article_id).cte("up", recursive=True)
     up = up.union_all(select(parent.id, parent.parent_id).join(up, parent.id == up.c.parent_id))
     wanted = union_all(select(up.c.id), children, select(Provision.id).where(Provision.parent_id.in_(children)),

@@ -34,6 +34,8 @@ LIST_LIMIT = 20
 FIND_LIMIT = 10
 RECENT_DAYS = 60
 
+_AHEAD = aliased(MeetingSignup)  # built once: each aliased() call makes objects in reference cycles
+
 
 def _full(query: Select[Meeting]) -> Select[Meeting]:
     return query.options(selectinload(Meeting.community),
@@ -183,7 +185,7 @@ async def upcoming_page_for_area(session: AsyncSession, area: Area, *, offset: i
 
 async def my_meetings(session: AsyncSession, user_id: int) -> list[tuple[Meeting, Place]]:
     """The person's active sign-ups, the coming sessions first, then the past ones."""
-    ahead = aliased(MeetingSignup)  # the waitlist rank in the same statement: no query per sign-up
+    ahead = _AHEAD  # the waitlist rank in the same statement: no query per sign-up
     rank = (select(func.count(ahead.id)).where(
         ahead.meeting_id == MeetingSignup.meeting_id, ahead.status == SignupStatus.waitlisted,
         ahead.position <= MeetingSignup.position).correlate(MeetingSignup).scalar_subquery())

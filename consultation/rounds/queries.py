@@ -38,6 +38,8 @@ PER_PAGE = 20
 QUEUE_PER_PAGE = 30
 WHOLE_DRAFT = 0  # the "article" filter value for comments on the whole draft
 
+_NEW_VERSION = aliased(DraftVersion)  # built once: each aliased() call makes objects in reference cycles
+
 
 class QueueStatus(StrEnum):
     all = "all"
@@ -322,7 +324,7 @@ async def my_comments(session: AsyncSession, user_id: int, number: int = 1,
         .options(selectinload(CommentRound.draft), selectinload(CommentRound.version)))} if round_ids else {}
     provisions = await provisions_by_id(session, {c.provision_id for c in comments}
                                         | {c.changed_provision_id for c in comments})
-    new_version = aliased(DraftVersion)
+    new_version = _NEW_VERSION
     numbers = dict((await session.execute(
         select(Provision.id, new_version.number).join(new_version, new_version.id == Provision.version_id)
         .where(Provision.id.in_({c.changed_provision_id for c in comments if c.changed_provision_id}))))

@@ -61,6 +61,8 @@ NO_FLOOR_AREA = N_("{n} households in this area have no floor area recorded. An 
                    "every home by its floor area, so enter the missing floor areas on the households page "
                    "before opening the poll.")
 
+_COMPOUND, _HOME = aliased(Area), aliased(Area)  # built once: each aliased() call makes objects in cycles
+
 
 @dataclass(frozen=True)
 class PollDraft:
@@ -273,7 +275,7 @@ def _located_in(area: Area, compound_path: Any, community_path: Any) -> ColumnEl
 
 
 def _homes_in(area: Area) -> Any:
-    compound, home = aliased(Area), aliased(Area)
+    compound, home = _COMPOUND, _HOME
     return (select(Household.id, Household.floor_area)
             .join(home, home.id == Household.community_id)
             .outerjoin(compound, compound.id == Household.compound_id)
@@ -293,7 +295,7 @@ async def households_without_area(session: AsyncSession, area: Area) -> int:
 async def _freeze_roll(session: AsyncSession, poll: Poll, area: Area) -> int | None:
     """Insert the roll; returns how many households an owners' roll left out (no floor area — 0, since
     ``open_poll`` refuses to open an owners' poll while there are any)."""
-    compound, home = aliased(Area), aliased(Area)
+    compound, home = _COMPOUND, _HOME
     if not poll.by_household:
         people = (select(literal(poll.id), User.id, literal(1))
                   .join(home, home.id == User.home_area_id)
