@@ -24,7 +24,7 @@ from typing import Any
 import bench.drills
 import bench.rounds  # registers the comment surge and the round pages
 import bench.votes  # noqa: F401 - registers the vote storm and its kill drill
-from bench import cachestats, database, machine, report, seed, watch
+from bench import cachestats, connections, database, machine, report, seed, watch
 from bench.scales import SCALES
 from bench.scenarios import REGISTRY, RunContext, ScenarioResult
 from bench.services import AppServer, MeiliProcess, OutboxWorker, meili_problem, meili_version, rss_mb, run_cli
@@ -246,7 +246,14 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
                 _warm(ctx, name, warmup)
             primed = _prime(ctx, name, scenario.primed(ctx)) if scenario.primed is not None else None
             caches_before = _cache_snapshot(server) if before is not None else None
-            result = scenario.runner(ctx)
+            spread = connections.ConnectionWatch(server.port, server.worker_pids).start() if before else None
+            try:
+                result = scenario.runner(ctx)
+            finally:
+                counts = spread.stop() if spread is not None else None
+            if counts is not None:
+                result.figures["connections_per_worker"] = counts
+                result.notes.append(connections.spread_note(counts))
             if primed is not None:
                 result.figures["primed"] = primed
                 result.notes.append(f"each of its {primed['requests']:,} pages requested once just before, in "

@@ -128,9 +128,19 @@ class MeiliProcess:
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
+def gunicorn_command(app: str, workers: int, port: int) -> list[str]:
+    """The production server's command line. ``--reuse-port``: each worker listens on its own socket and the kernel
+    spreads new connections over them; with one shared socket the worker that woke first took a whole burst
+    (``bench.connections``)."""
+    return [str(VENV_BIN / "gunicorn"), app, "-k", "uvicorn.workers.UvicornWorker", "-w", str(workers),
+            "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--timeout", "60", "--backlog", "2048",
+            "--reuse-port"]
+
+
 @dataclass
 class AppServer:
-    """``gunicorn web.asgi:app -k uvicorn.workers.UvicornWorker -w N`` as README's production section runs it."""
+    """``gunicorn web.asgi:app -k uvicorn.workers.UvicornWorker --reuse-port -w N`` as README's production section
+    runs it (``gunicorn_command``)."""
 
     env: dict[str, str]
     workers: int
@@ -146,9 +156,7 @@ class AppServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603
-                [str(VENV_BIN / "gunicorn"), "web.asgi:app", "-k", "uvicorn.workers.UvicornWorker",
-                 "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5",
-                 "--timeout", "60", "--backlog", "2048"],
+                gunicorn_command("web.asgi:app", self.workers, self.port),
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
         if not wait_until(self._ready, wait_seconds, 0.2):
