@@ -246,7 +246,8 @@ def _run_scenarios(ctx: RunContext, chosen: list[str], warmup: float) -> tuple[l
                 _warm(ctx, name, warmup)
             primed = _prime(ctx, name, scenario.primed(ctx)) if scenario.primed is not None else None
             caches_before = _cache_snapshot(server) if before is not None else None
-            spread = connections.ConnectionWatch(server.port, server.worker_pids).start() if before else None
+            spread = (connections.ConnectionWatch(server.port, server.worker_pids).start()
+                      if before is not None else None)
             try:
                 result = scenario.runner(ctx)
             finally:

@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="serve the web application")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="app processes (production: several)")
+    serve.add_argument("--workers", type=int, default=1, help="app processes sharing one socket; production runs "
+                       "gunicorn with --reuse-port instead, which spreads connections evenly (README)")
     serve.add_argument("--reload", action="store_true")
     sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     demo = sub.add_parser("demo", help="load demo data into an empty database")
