@@ -3,19 +3,34 @@
 Rows live in ``search_document`` (consultation/search_index.py). On SQLite the query is an FTS5
 MATCH over ``search_fts``: each query word must match either a jieba-segmented word of the
 document (prefix match, column ``words``) or appear as a substring (phrase over single CJK
-characters, column ``chars``), ranked by bm25. On PostgreSQL each query word is matched with
-ILIKE against the normalised text: a sequential scan that is fine at fallback scale; the
-production improvement is a ``pg_trgm`` GIN index on ``search_text``. Facet counts are GROUP BYs
-over the same conditions. Snippets are escaped first, then the matched terms are marked.
+characters, column ``chars``), ranked by bm25. On PostgreSQL each query word, lower-cased, is
+matched with LIKE against the lower-cased text: a sequential scan, so the total and every facet's counts come
+from one pass (``GROUPING SETS``) and the hits from a second; a ``pg_trgm`` GIN index on
+``search_text`` would not help the two-character words most Chinese queries are made of. On SQLite
+facet counts are GROUP BYs over the same FTS5 match. Snippets are escaped first, then the matched terms are marked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, delete, func, literal, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation.search_index import SearchDocument
@@ -98,6 +113,55 @@ def fts_match(groups: list[list[str]], match_any: bool = False) -> str:
     return joiner.join("(" + " OR ".join(alternative(t) for t in group) + ")" for group in groups)
 
 
+Counts = tuple[int, dict[str, int], dict[int, int], dict[str, dict[str, int]]]  # total, by type, district, attribute
+
+
+def _facet_columns() -> list[Any]:
+    return [SearchDocument.doc_type, SearchDocument.district_id,
+            *(SearchDocument.attributes[name].as_string() for name in ATTRIBUTE_FACETS)]
+
+
+async def _counts_in_one_scan(session: AsyncSession, scoped: Callable[[Any], Any]) -> Counts:
+    """PostgreSQL: the total and every facet's counts from one pass over the matching rows (``GROUPING SETS``).
+    Each word is an ``ILIKE`` over every row, so each further pass costs as much as the first: with a facet
+    per query, a common word over the city's 1.1 million documents took longer than a visitor waits."""
+    columns = _facet_columns()
+    everything = (1 << len(columns)) - 1  # GROUPING(...)'s bit for a column is set where it was not grouped by
+    rows = (await session.execute(scoped(select(func.grouping(*columns), *columns, func.count()))
+                                  .group_by(func.grouping_sets(tuple_(), *(tuple_(c) for c in columns))))).all()
+    total = 0
+    by_column: list[dict[Any, int]] = [{} for _ in columns]
+    for row in rows:
+        mask, values, n = row[0], row[1:-1], int(row[-1])
+        if mask == everything:
+            total = n
+            continue
+        for k in range(len(columns)):
+            if mask == everything ^ (1 << (len(columns) - 1 - k)) and values[k] is not None:
+                by_column[k][values[k]] = n
+    type_counts = {str(key): n for key, n in by_column[0].items()}
+    attribute_counts = {name: {str(key): n for key, n in by_column[2 + k].items()}
+                        for k, name in enumerate(ATTRIBUTE_FACETS)}
+    return total, type_counts, by_column[1], attribute_counts
+
+
+async def _counts_one_by_one(session: AsyncSession, scoped: Callable[[Any], Any]) -> Counts:
+    """SQLite: a query per facet, each joined to the FTS5 match (an index, not a scan)."""
+    total = int(await session.scalar(scoped(select(func.count(SearchDocument.id)))) or 0)
+    type_counts = {str(name): int(n) for name, n in (await session.execute(
+        scoped(select(SearchDocument.doc_type, func.count())).group_by(SearchDocument.doc_type))).all()}
+    district_counts = {district: int(n) for district, n in (await session.execute(
+        scoped(select(SearchDocument.district_id, func.count())).where(SearchDocument.district_id.is_not(None))
+        .group_by(SearchDocument.district_id))).all() if district is not None}
+    attribute_counts: dict[str, dict[str, int]] = {}
+    for name in ATTRIBUTE_FACETS:
+        value_of = SearchDocument.attributes[name].as_string()
+        attribute_counts[name] = {str(value): int(n) for value, n in (await session.execute(
+            scoped(select(value_of, func.count())).where(value_of.is_not(None)).group_by(value_of))).all()
+            if value is not None}
+    return total, type_counts, district_counts, attribute_counts
+
+
 def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -117,7 +181,10 @@ async def search(session: AsyncSession, query: SearchQuery, registry: Registry) 
     fts = text(
         "SELECT rowid AS doc_id, bm25(search_fts) AS rank FROM search_fts WHERE search_fts MATCH :match"
     ).bindparams(match=fts_match(groups, query.match_any)).columns(doc_id=Integer, rank=Float).subquery("fts")
-    group_matches = [or_(*(SearchDocument.search_text.ilike(_like(t), escape="\\") for t in group)) for group in groups]
+    # ``search_text`` is stored lower-cased (``store``), so LIKE with lower-cased words finds what ILIKE would, and
+    # does without case-folding every character of every row: 1.8 s instead of 4.1 s over 1.1 million documents
+    group_matches = [or_(*(SearchDocument.search_text.like(_like(t.lower()), escape="\\") for t in group))
+                     for group in groups]
 
     def scoped(statement: S) -> S:
         statement = statement.where(*conditions)
@@ -127,18 +194,8 @@ async def search(session: AsyncSession, query: SearchQuery, registry: Registry) 
             return statement.join(fts, fts.c.doc_id == SearchDocument.id)
         return statement.where(or_(*group_matches) if query.match_any else and_(*group_matches))
 
-    total = int(await session.scalar(scoped(select(func.count(SearchDocument.id)))) or 0)
-    type_counts = {str(name): int(n) for name, n in (await session.execute(
-        scoped(select(SearchDocument.doc_type, func.count())).group_by(SearchDocument.doc_type))).all()}
-    district_counts = {district: int(n) for district, n in (await session.execute(
-        scoped(select(SearchDocument.district_id, func.count())).where(SearchDocument.district_id.is_not(None))
-        .group_by(SearchDocument.district_id))).all() if district is not None}
-    attribute_counts: dict[str, dict[str, int]] = {}
-    for name in ATTRIBUTE_FACETS:
-        value_of = SearchDocument.attributes[name].as_string()
-        attribute_counts[name] = {str(value): int(n) for value, n in (await session.execute(
-            scoped(select(value_of, func.count())).where(value_of.is_not(None)).group_by(value_of))).all()
-            if value is not None}
+    count_facets = _counts_one_by_one if _is_sqlite(session) else _counts_in_one_scan
+    total, type_counts, district_counts, attribute_counts = await count_facets(session, scoped)
     order: list[Any] = []
     if query.match_any and groups and not _is_sqlite(session):  # most matching words first (bm25 does it on SQLite)
         order.append(sum((case((match, 1), else_=0) for match in group_matches), start=literal(0)).desc())

@@ -9,9 +9,13 @@ import pytest
 from starlette.applications import Starlette
 
 from consultation.deliberation import services
+from search import fallback
+from search.catalog import build_registry
+from search.results import SearchQuery
 from tests.conftest import WebClient
 from tests.deliberation.helpers import World, actor_of, in_triage, make_world
 from tests.search.conftest import drain, visible
+from tests.web.test_query_counts import statements
 
 
 async def _topics(db: Any) -> World:
@@ -62,3 +66,29 @@ async def test_category_and_state_facets_from_meilisearch(
     await drain(meili_app, db)
     assert (await meili_client.get("/api/v1/search", params={"q": "充电"})).json()["from_fallback"] is False
     await _check_facets(meili_client)
+
+
+async def test_the_postgresql_fallback_counts_every_facet_in_one_pass(app: Starlette, db: Any, connection: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each ``ILIKE`` pass reads every document, so on PostgreSQL the total and all facets come from one pass
+    (``GROUPING SETS``) and the hits from a second: the same counts as a query per facet."""
+    if connection.dialect.name != "postgresql":
+        pytest.skip("GROUPING SETS: the PostgreSQL fallback (SQLite counts through its FTS5 index)")
+    await _topics(db)
+    await drain(app, db)
+    registry = build_registry()
+    for text in ("充电", "充电 漏雨"):
+        query = SearchQuery(text=text)
+        with statements(connection) as seen:
+            one_pass = await fallback.search(db, query, registry)
+        assert len(seen) == 2, seen
+        with monkeypatch.context() as patched:
+            patched.setattr(fallback, "_counts_in_one_scan", fallback._counts_one_by_one)
+            per_facet = await fallback.search(db, query, registry)
+        assert one_pass.total == per_facet.total > 0
+        assert one_pass.type_counts == per_facet.type_counts
+        assert one_pass.district_counts == per_facet.district_counts
+        assert one_pass.attribute_counts == per_facet.attribute_counts
+        assert [hit.url for hit in one_pass.hits] == [hit.url for hit in per_facet.hits]
+        if text == "充电":
+            assert one_pass.attribute_counts["category"] == {"charging": 2, "public_facilities": 1}
