@@ -123,8 +123,8 @@ def _facet_columns() -> list[Any]:
 
 async def _counts_in_one_scan(session: AsyncSession, scoped: Callable[[Any], Any]) -> Counts:
     """PostgreSQL: the total and every facet's counts from one pass over the matching rows (``GROUPING SETS``).
-    Each word is an ``ILIKE`` over every row, so each further pass costs as much as the first: with a facet
-    per query, a common word over the city's 1.1 million documents took longer than a visitor waits."""
+    Each word is a ``LIKE`` over every row, so each further pass costs as much as the first: with a query per
+    facet, a common word over the city's 1.1 million documents took longer than a visitor waits."""
     columns = _facet_columns()
     everything = (1 << len(columns)) - 1  # GROUPING(...)'s bit for a column is set where it was not grouped by
     rows = (await session.execute(scoped(select(func.grouping(*columns), *columns, func.count()))
