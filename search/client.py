@@ -125,7 +125,12 @@ class MeiliGateway:
         def poll(client: meilisearch.Client) -> Any:
             deadline = time.monotonic() + timeout_seconds
             while time.monotonic() < deadline:
-                task = client.get_task(task_uid)
+                try:
+                    task = client.get_task(task_uid)
+                except MeilisearchTimeoutError:
+                    # up but slow to answer (a status read can wait behind a large batch on a busy host): a
+                    # status read is safe to repeat, so ask again until the deadline; refused connections still fail
+                    continue
                 if task.status not in ("enqueued", "processing"):
                     return task
                 time.sleep(0.02)

@@ -5,9 +5,10 @@ Meilisearch counting as down."""
 from __future__ import annotations
 
 import pytest
+from meilisearch.errors import MeilisearchCommunicationError, MeilisearchTimeoutError
 
 from search import client as client_module
-from search.client import MeiliGateway
+from search.client import MeiliGateway, MeiliUnavailable
 from tests.search.conftest import SwitchableProxy
 from web.settings import Settings
 
@@ -52,3 +53,39 @@ async def test_an_idle_connection_is_not_reused(
     for _ in range(3):
         await gateway.call(lambda c: c.health())
     assert meili_proxy.connections == 3
+
+
+async def test_waiting_for_a_task_asks_again_when_a_status_read_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reindex waits for Meilisearch's tasks; a busy Meilisearch once took longer than the 2-s timeout to say how
+    one stood, and the whole reindex failed. A status read is safe to repeat until the wait's own deadline."""
+
+    class Task:
+        status = "succeeded"
+        error = None
+
+    class SlowThenFine:
+        reads = 0
+
+        def get_task(self, uid: int) -> Task:
+            self.reads += 1
+            if self.reads == 1:
+                raise MeilisearchTimeoutError("Read timed out. (read timeout=2.0)")
+            return Task()
+
+    fake = SlowThenFine()
+    gateway = MeiliGateway("http://127.0.0.1:9", "key", timeout=2.0, index_prefix="t_")
+    monkeypatch.setattr(gateway, "_client", lambda: fake)
+    await gateway.wait(45)
+    assert fake.reads == 2 and gateway.available
+
+
+async def test_waiting_for_a_task_fails_when_meilisearch_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Refused:
+        def get_task(self, uid: int) -> None:
+            raise MeilisearchCommunicationError("Connection refused")
+
+    gateway = MeiliGateway("http://127.0.0.1:9", "key", timeout=2.0, index_prefix="t_")
+    monkeypatch.setattr(gateway, "_client", lambda: Refused())
+    with pytest.raises(MeiliUnavailable):
+        await gateway.wait(45)
+    assert not gateway.available
