@@ -14,7 +14,9 @@ as Meilisearch being down.
 
 When Meilisearch cannot be reached (connection refused, timeout) the gateway raises
 ``MeiliUnavailable`` and remembers the failure for ``DOWN_SECONDS``: searches in that window go
-straight to the database fallback instead of each waiting out a timeout.
+straight to the database fallback instead of each waiting out a timeout. Waiting for a task (``wait``) is
+the exception: a status read that times out is asked again until the wait's own deadline, since a busy
+Meilisearch can take longer than the timeout to answer one while the server is up.
 """
 
 from __future__ import annotations
