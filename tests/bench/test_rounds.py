@@ -127,7 +127,9 @@ def test_the_surge_threads_start_sending_together(counting_server: tuple[str, Co
     assert all(log.sent for log in logs), "a thread sent nothing within the run"
     first = [log.sent[0] for log in logs]
     reading = min(first) - launched  # the time a thread took to read its share (and wrk to start)
-    assert abs(first[1] - first[0]) < reading / 2
+    # read in init(), the second thread started a whole reading after the first (1.08 of it when measured); read in
+    # the threads, 0.53 of it at worst on a loaded 2-core host (the threads and the stand-in server share the cores)
+    assert abs(first[1] - first[0]) < 0.8 * reading
 
 
 def test_surge_bodies_for_the_api_and_the_form() -> None:
