@@ -82,9 +82,14 @@ def drill_meili_outage(ctx: RunContext, writes: int = 20, min_outage_s: float = 
             time.sleep(min_outage_s / writes / 2)
         pages = {f"/areas/{ctx.seeded.proposer_community_id}": 0, f"/topics/{ctx.seeded.hot_topic_id}": 0,
                  f"/search?q={quote(term)}": 0}
+        page_ms: dict[str, float] = {}  # how long each page took, the fallback search above all
         for path in pages:
+            began = time.perf_counter()
             pages[path] = _status(visitor, path)
+            page_ms[path] = round((time.perf_counter() - began) * 1000, 1)
+        began = time.perf_counter()
         api_json = _json(visitor, f"/api/v1/search?q={quote(term)}")
+        page_ms["/api/v1/search"] = round((time.perf_counter() - began) * 1000, 1)
         # a topic written during the outage is found through the fallback
         fresh: dict[str, Any] = {}
         deadline = time.perf_counter() + 10  # the worker stores the fallback document within its poll interval
@@ -93,7 +98,7 @@ def drill_meili_outage(ctx: RunContext, writes: int = 20, min_outage_s: float = 
             time.sleep(0.2)
         figures.update({
             "writes_during_outage": n, "acknowledged": len(written), "failed_writes": failed_writes,
-            "page_status": pages, "search_from_fallback": bool(api_json.get("from_fallback")),
+            "page_status": pages, "page_ms": page_ms, "search_from_fallback": bool(api_json.get("from_fallback")),
             "fallback_hits": api_json.get("total"), "fresh_topic_found_by_fallback": bool(fresh.get("total")),
             "outage_s": None,
         })

@@ -4,8 +4,9 @@ Rows live in ``search_document`` (consultation/search_index.py). On SQLite the q
 MATCH over ``search_fts``: each query word must match either a jieba-segmented word of the
 document (prefix match, column ``words``) or appear as a substring (phrase over single CJK
 characters, column ``chars``), ranked by bm25. On PostgreSQL each query word, lower-cased, is
-matched with LIKE against the lower-cased text: a sequential scan, so the total and every facet's counts come
-from one pass (``GROUPING SETS``) and the hits from a second; a ``pg_trgm`` GIN index on
+matched with LIKE against the lower-cased text: a sequential scan, so the total, every facet's counts
+(``GROUPING SETS``) and the page's ids come from one pass, and the page's documents are then read by id; a
+``pg_trgm`` GIN index on
 ``search_text`` would not help the two-character words most Chinese queries are made of. On SQLite
 facet counts are GROUP BYs over the same FTS5 match. Snippets are escaped first, then the matched terms are marked.
 """
@@ -31,6 +32,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultation.search_index import SearchDocument
@@ -114,6 +116,8 @@ def fts_match(groups: list[list[str]], match_any: bool = False) -> str:
 
 
 Counts = tuple[int, dict[str, int], dict[int, int], dict[str, dict[str, int]]]  # total, by type, district, attribute
+Order = list[tuple[Any, bool]]  # the hits' order: (expression, descending)
+Found = tuple[Counts, Sequence[SearchDocument]]  # the counts, and the requested page of hits
 
 
 def _facet_columns() -> list[Any]:
@@ -121,20 +125,36 @@ def _facet_columns() -> list[Any]:
             *(SearchDocument.attributes[name].as_string() for name in ATTRIBUTE_FACETS)]
 
 
-async def _counts_in_one_scan(session: AsyncSession, scoped: Callable[[Any], Any]) -> Counts:
-    """PostgreSQL: the total and every facet's counts from one pass over the matching rows (``GROUPING SETS``).
-    Each word is a ``LIKE`` over every row, so each further pass costs as much as the first: with a query per
-    facet, a common word over the city's 1.1 million documents took longer than a visitor waits."""
+def _ordered(order: Order) -> list[Any]:
+    return [expression.desc() if descending else expression for expression, descending in order]
+
+
+async def _in_one_scan(session: AsyncSession, scoped: Callable[[Any], Any], order: Order, offset: int,
+                       limit: int) -> Found:
+    """PostgreSQL: the total, every facet's counts and the page's ids from one pass over the documents.
+
+    Each word is a ``LIKE`` over every row, so each further pass costs as much as the first (with a query per
+    facet, a common word over the city's 1.1 million documents took longer than a visitor waits). The
+    matching rows' facet values and sort keys are read once into a materialized CTE; ``GROUPING SETS`` counts
+    them and a sub-select takes the page's ids from the same rows. The page's documents are then read by id."""
     columns = _facet_columns()
+    matched = scoped(select(SearchDocument.id.label("id"), *(c.label(f"f{k}") for k, c in enumerate(columns)),
+                            *(e.label(f"o{k}") for k, (e, _) in enumerate(order)))).cte("matched")
+    matched = matched.prefix_with("MATERIALIZED")  # read once, used twice
+    facets = [matched.c[f"f{k}"] for k in range(len(columns))]
+    page_order = _ordered([(matched.c[f"o{k}"], descending) for k, (_, descending) in enumerate(order)])
+    page = select(matched.c.id, func.row_number().over(order_by=page_order).label("n")) \
+        .order_by(*page_order).offset(offset).limit(limit).subquery("page")
+    page_ids = select(func.array_agg(aggregate_order_by(page.c.id, page.c.n))).scalar_subquery()
     everything = (1 << len(columns)) - 1  # GROUPING(...)'s bit for a column is set where it was not grouped by
-    rows = (await session.execute(scoped(select(func.grouping(*columns), *columns, func.count()))
-                                  .group_by(func.grouping_sets(tuple_(), *(tuple_(c) for c in columns))))).all()
-    total = 0
+    rows = (await session.execute(select(func.grouping(*facets), *facets, func.count(), page_ids)
+                                  .group_by(func.grouping_sets(tuple_(), *(tuple_(c) for c in facets))))).all()
+    total, ids = 0, []
     by_column: list[dict[Any, int]] = [{} for _ in columns]
-    for row in rows:
-        mask, values, n = row[0], row[1:-1], int(row[-1])
+    for row in rows:  # the empty grouping set gives its row even when nothing matched
+        mask, values, n = row[0], row[1:-2], int(row[-2])
         if mask == everything:
-            total = n
+            total, ids = n, list(row[-1] or [])
             continue
         for k in range(len(columns)):
             if mask == everything ^ (1 << (len(columns) - 1 - k)) and values[k] is not None:
@@ -142,11 +162,14 @@ async def _counts_in_one_scan(session: AsyncSession, scoped: Callable[[Any], Any
     type_counts = {str(key): n for key, n in by_column[0].items()}
     attribute_counts = {name: {str(key): n for key, n in by_column[2 + k].items()}
                         for k, name in enumerate(ATTRIBUTE_FACETS)}
-    return total, type_counts, by_column[1], attribute_counts
+    documents = {d.id: d for d in (await session.scalars(select(SearchDocument).where(SearchDocument.id.in_(ids)))
+                                   ).all()} if ids else {}
+    return (total, type_counts, by_column[1], attribute_counts), [documents[i] for i in ids if i in documents]
 
 
-async def _counts_one_by_one(session: AsyncSession, scoped: Callable[[Any], Any]) -> Counts:
-    """SQLite: a query per facet, each joined to the FTS5 match (an index, not a scan)."""
+async def _one_by_one(session: AsyncSession, scoped: Callable[[Any], Any], order: Order, offset: int,
+                      limit: int) -> Found:
+    """SQLite: a query per facet and one for the page, each joined to the FTS5 match (an index, not a scan)."""
     total = int(await session.scalar(scoped(select(func.count(SearchDocument.id)))) or 0)
     type_counts = {str(name): int(n) for name, n in (await session.execute(
         scoped(select(SearchDocument.doc_type, func.count())).group_by(SearchDocument.doc_type))).all()}
@@ -159,7 +182,9 @@ async def _counts_one_by_one(session: AsyncSession, scoped: Callable[[Any], Any]
         attribute_counts[name] = {str(value): int(n) for value, n in (await session.execute(
             scoped(select(value_of, func.count())).where(value_of.is_not(None)).group_by(value_of))).all()
             if value is not None}
-    return total, type_counts, district_counts, attribute_counts
+    rows = (await session.scalars(
+        scoped(select(SearchDocument)).order_by(*_ordered(order)).offset(offset).limit(limit))).all()
+    return (total, type_counts, district_counts, attribute_counts), rows
 
 
 def _like(term: str) -> str:
@@ -194,18 +219,18 @@ async def search(session: AsyncSession, query: SearchQuery, registry: Registry) 
             return statement.join(fts, fts.c.doc_id == SearchDocument.id)
         return statement.where(or_(*group_matches) if query.match_any else and_(*group_matches))
 
-    count_facets = _counts_one_by_one if _is_sqlite(session) else _counts_in_one_scan
-    total, type_counts, district_counts, attribute_counts = await count_facets(session, scoped)
-    order: list[Any] = []
+    order: Order = []
     if query.match_any and groups and not _is_sqlite(session):  # most matching words first (bm25 does it on SQLite)
-        order.append(sum((case((match, 1), else_=0) for match in group_matches), start=literal(0)).desc())
+        order.append((sum((case((match, 1), else_=0) for match in group_matches), start=literal(0)), True))
     if terms:
-        order.append(case((or_(*(SearchDocument.title.ilike(_like(t), escape="\\") for t in terms)), 0), else_=1))
+        order.append((case((or_(*(SearchDocument.title.ilike(_like(t), escape="\\") for t in terms)), 0), else_=1),
+                      False))
         if _is_sqlite(session):
-            order.append(fts.c.rank)
-    order += [SearchDocument.title, SearchDocument.id]
-    rows = (await session.scalars(
-        scoped(select(SearchDocument)).order_by(*order).offset(query.offset).limit(query.per_page))).all()
+            order.append((fts.c.rank, False))
+    order += [(SearchDocument.title, False), (SearchDocument.id, False)]
+    find = _one_by_one if _is_sqlite(session) else _in_one_scan
+    (total, type_counts, district_counts, attribute_counts), rows = await find(session, scoped, order, query.offset,
+                                                                                 query.per_page)
     hits = [
         Hit(doc_type=row.doc_type, object_id=row.object_id, title=highlight(row.title, terms),
             snippet=highlight(excerpt(row.body, terms), terms), url=row.url,

@@ -68,27 +68,33 @@ async def test_category_and_state_facets_from_meilisearch(
     await _check_facets(meili_client)
 
 
-async def test_the_postgresql_fallback_counts_every_facet_in_one_pass(app: Starlette, db: Any, connection: Any,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each ``ILIKE`` pass reads every document, so on PostgreSQL the total and all facets come from one pass
-    (``GROUPING SETS``) and the hits from a second: the same counts as a query per facet."""
+async def test_the_postgresql_fallback_reads_the_documents_once(app: Starlette, db: Any, connection: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each ``LIKE`` pass reads every document, so on PostgreSQL the total, all facets and the page's ids come
+    from one pass (a materialized CTE, ``GROUPING SETS``) and the page's documents are then read by id: the
+    same counts and hits, in the same order and at any offset, as a query per facet and one for the page."""
     if connection.dialect.name != "postgresql":
         pytest.skip("GROUPING SETS: the PostgreSQL fallback (SQLite counts through its FTS5 index)")
     await _topics(db)
     await drain(app, db)
     registry = build_registry()
-    for text in ("充电", "充电 漏雨"):
-        query = SearchQuery(text=text)
+    for text, page, match_any in (("充电", 1, False), ("充电", 2, False), ("充电 漏雨", 1, False),
+                                  ("充电 漏雨", 1, True), ("没有这样的词", 1, False)):
+        query = SearchQuery(text=text, page=page, per_page=2, match_any=match_any)
         with statements(connection) as seen:
             one_pass = await fallback.search(db, query, registry)
-        assert len(seen) == 2, seen
+        scans = [sql for sql in seen if "LIKE" in sql.upper()]
+        assert len(scans) == 1, seen  # the documents are read once; the page's rows then by id
+        assert len(seen) == (2 if one_pass.hits else 1), seen
         with monkeypatch.context() as patched:
-            patched.setattr(fallback, "_counts_in_one_scan", fallback._counts_one_by_one)
+            patched.setattr(fallback, "_in_one_scan", fallback._one_by_one)
             per_facet = await fallback.search(db, query, registry)
-        assert one_pass.total == per_facet.total > 0
+        assert one_pass.total == per_facet.total
         assert one_pass.type_counts == per_facet.type_counts
         assert one_pass.district_counts == per_facet.district_counts
         assert one_pass.attribute_counts == per_facet.attribute_counts
         assert [hit.url for hit in one_pass.hits] == [hit.url for hit in per_facet.hits]
+        assert (one_pass.total > 0) is (text != "没有这样的词")
         if text == "充电":
             assert one_pass.attribute_counts["category"] == {"charging": 2, "public_facilities": 1}
+            assert len(one_pass.hits) == (2 if page == 1 else 1)
