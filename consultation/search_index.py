@@ -37,6 +37,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -72,7 +73,9 @@ class SearchDocument(Base):
     # Every area the object lies in, ancestors included, as " 1 4 17 " (filter: LIKE '% 4 %').
     area_ids: Mapped[str] = mapped_column(String(500), default=" ")
     district_id: Mapped[int | None]
-    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # JSONB on PostgreSQL: the fallback reads six attributes of every matching row for its facets, and a JSON
+    # (text) column is parsed again for each of them (0.75 s instead of 0.37 s for 158,000 rows)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"), default=dict)
     # Normalised title, body and keywords: what PostgreSQL matches with ILIKE.
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

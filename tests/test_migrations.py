@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 import pytest
@@ -70,3 +71,31 @@ def test_rate_limit_counters_are_unlogged_on_postgres(fresh_url: str) -> None:
     assert asyncio.run(_persistence(fresh_url, "audit_event")) == "p"  # what must survive a crash stays logged
     downgrade(fresh_url, "0003")
     assert asyncio.run(_persistence(fresh_url, "rate_limit_bucket")) == "p"
+
+
+async def _attributes(url: str, stored: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        if stored is not None:
+            await conn.exec_driver_sql(
+                "INSERT INTO search_document (doc_type, object_id, title, body, url, area_ids, attributes, "
+                "search_text, created_at, indexed_at) VALUES ('topic', 1, '充电桩', '', '/topics/1', ' 1 ', $1::json, "
+                "'充电桩', now(), now())", (json.dumps(stored, ensure_ascii=False),))
+        kind = (await conn.exec_driver_sql(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = 'search_document' "
+            "AND column_name = 'attributes'")).scalar_one()
+        value = (await conn.exec_driver_sql("SELECT attributes::text FROM search_document")).scalar_one()
+    await engine.dispose()
+    return str(kind), json.loads(value)
+
+
+@pytest.mark.skipif(harness.backend() != "postgres", reason="JSONB is PostgreSQL's")
+def test_search_attributes_become_jsonb_and_keep_their_values(fresh_url: str) -> None:
+    """Migration 0005: a document stored as JSON text keeps its attributes as JSONB, and again after a downgrade."""
+    upgrade(fresh_url, "0004")
+    kept = {"category": "charging", "state": "collecting", "round": "3"}
+    assert asyncio.run(_attributes(fresh_url, kept)) == ("json", kept)
+    upgrade(fresh_url)
+    assert asyncio.run(_attributes(fresh_url)) == ("jsonb", kept)
+    downgrade(fresh_url, "0004")
+    assert asyncio.run(_attributes(fresh_url)) == ("json", kept)
