@@ -76,7 +76,7 @@ class SearchDocument(Base):
     # JSONB on PostgreSQL: the fallback reads six attributes of every matching row for its facets, and a JSON
     # (text) column is parsed again for each of them (0.75 s instead of 0.37 s for 158,000 rows)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"), default=dict)
-    # Normalised title, body and keywords: what PostgreSQL matches with ILIKE.
+    # Title, body and keywords, lower-cased: what PostgreSQL's fallback matches with LIKE.
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     indexed_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -142,12 +142,13 @@ async def _in_one_scan(session: AsyncSession, scoped: Callable[[Any], Any], orde
                             *(e.label(f"o{k}") for k, (e, _) in enumerate(order)))).cte("matched")
     matched = matched.prefix_with("MATERIALIZED")  # read once, used twice
     facets = [matched.c[f"f{k}"] for k in range(len(columns))]
-    keys = [f"o{k}" for k in range(len(order))]
-    page = select(matched.c.id, *(matched.c[key] for key in keys)) \
-        .order_by(*_ordered([(matched.c[key], descending) for key, (_, descending) in zip(keys, order, strict=True)])) \
+
+    def in_order(source: Any) -> list[Any]:
+        return _ordered([(source.c[f"o{k}"], descending) for k, (_, descending) in enumerate(order)])
+
+    page = select(matched.c.id, *(matched.c[f"o{k}"] for k in range(len(order)))).order_by(*in_order(matched)) \
         .offset(offset).limit(limit).subquery("page")  # a top-N sort: only the page's rows are kept in order
-    page_ids = select(func.array_agg(aggregate_order_by(page.c.id, *_ordered(
-        [(page.c[key], descending) for key, (_, descending) in zip(keys, order, strict=True)])))).scalar_subquery()
+    page_ids = select(func.array_agg(aggregate_order_by(page.c.id, *in_order(page)))).scalar_subquery()
     everything = (1 << len(columns)) - 1  # GROUPING(...)'s bit for a column is set where it was not grouped by
     rows = (await session.execute(select(func.grouping(*facets), *facets, func.count(), page_ids)
                                   .group_by(func.grouping_sets(tuple_(), *(tuple_(c) for c in facets))))).all()

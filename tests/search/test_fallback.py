@@ -1,4 +1,4 @@
-"""Search without Meilisearch: the database fallback (SQLite FTS5, PostgreSQL ILIKE) behind the
+"""Search without Meilisearch: the database fallback (SQLite FTS5, PostgreSQL LIKE) behind the
 same page, with facets, highlighting, pagination, synonyms, and bad input that never answers 500."""
 
 from __future__ import annotations
